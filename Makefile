@@ -1,0 +1,42 @@
+# The two commands of the README: `make demo` and `make test`. Everything else is set-up they need.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | cksum | cut -d' ' -f1)
+
+.PHONY: demo test lint typecheck unit bench setup clean
+
+setup: $(STAMP)
+
+$(STAMP): requirements.lock pyproject.toml
+	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Renkei needs Python 3.11+"'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --disable-pip-version-check -r requirements.lock
+	$(BIN)/python -m pip install -q --disable-pip-version-check --no-deps -e .
+	rm -f $(VENV)/.installed-*
+	touch $@
+
+demo: $(STAMP)
+	$(BIN)/renkei demo $(ARGS)
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+test: lint typecheck
+	$(BIN)/pytest -p no:cacheprovider --cov=hub.core --cov-branch --cov-report=term $(ARGS)
+	@if [ -f hub/core/decision.py ]; then \
+	  $(BIN)/coverage report --include='hub/core/decision.py' --show-missing --fail-under=100; fi
+
+unit: $(STAMP)
+	$(BIN)/pytest -m "not kafka" -q $(ARGS)
+
+bench: $(STAMP)
+	@for b in benchmarks/*.py; do m=$$(basename $$b .py); [ $$m = __init__ ] && continue; \
+	  echo "== benchmarks.$$m"; $(BIN)/python -m benchmarks.$$m || exit 1; done
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .coverage

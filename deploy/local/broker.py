@@ -1,0 +1,320 @@
+"""A real Apache Kafka (KRaft) from Maven Central jars, without Docker.
+
+`KafkaCluster` formats fresh storage, starts one combined broker+controller (or three, for
+failover tests) on free 127.0.0.1 ports, waits until the broker port accepts *and* a metadata
+request answers, and stops the JVMs (SIGTERM, then SIGKILL) leaving no process or temp dir.
+
+The jars are fetched once by Maven (`deploy/local/pom.xml`) into a cache outside the
+repository (`$RENKEI_CACHE`, default `~/.cache/renkei`) and reused afterwards.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+KAFKA_VERSION = "4.1.1"
+CLUSTER_ID = "UmVua2VpTG9jYWxLYWZrYQ"  # fixed 22-char base64 id; storage is fresh every run
+_HERE = Path(__file__).resolve().parent
+_POM = _HERE / "pom.xml"
+_LOG4J = _HERE / "log4j2.properties"
+
+
+class BrokerError(RuntimeError):
+    """The local broker could not be fetched, formatted or started (infrastructure failure)."""
+
+
+def cache_dir() -> Path:
+    return Path(os.environ.get("RENKEI_CACHE", Path.home() / ".cache" / "renkei"))
+
+
+def libs_dir(version: str = KAFKA_VERSION) -> Path:
+    return cache_dir() / f"kafka-{version}" / "libs"
+
+
+def fetch_jars(version: str = KAFKA_VERSION) -> Path:
+    """Download the broker jars with Maven once; later calls reuse the cache."""
+    libs = libs_dir(version)
+    marker = libs / ".complete"
+    if marker.exists():
+        return libs
+    if shutil.which("mvn") is None:
+        raise BrokerError(
+            "Maven (mvn) is not on PATH; install Java 17 and Maven, or set "
+            "KAFKA_BOOTSTRAP_SERVERS to use another broker"
+        )
+    libs.mkdir(parents=True, exist_ok=True)
+    cmd = [
+        "mvn",
+        "-B",
+        "-q",
+        "-f",
+        str(_POM),
+        "dependency:copy-dependencies",
+        "-DincludeScope=runtime",
+        f"-DoutputDirectory={libs}",
+        f"-Dkafka.version={version}",
+    ]
+    result = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        raise BrokerError(
+            f"Maven could not fetch Kafka {version}: {result.stdout[-2000:]}{result.stderr[-2000:]}"
+        )
+    if not any(libs.glob("kafka_2.13-*.jar")):
+        raise BrokerError(f"Maven ran but no kafka_2.13 jar is in {libs}")
+    marker.write_text(version)
+    return libs
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class _Node:
+    node_id: int
+    broker_port: int
+    controller_port: int
+    directory: Path
+    process: subprocess.Popen[bytes] | None = None
+    log_path: Path = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.log_path = self.directory / "broker.log"
+
+    @property
+    def bootstrap(self) -> str:
+        return f"127.0.0.1:{self.broker_port}"
+
+
+def _server_properties(node: _Node, voters: str, replicas: int) -> str:
+    min_isr = 2 if replicas >= 3 else 1
+    lines = {
+        "process.roles": "broker,controller",
+        "node.id": str(node.node_id),
+        "controller.quorum.voters": voters,
+        "listeners": f"PLAINTEXT://127.0.0.1:{node.broker_port},"
+        f"CONTROLLER://127.0.0.1:{node.controller_port}",
+        "advertised.listeners": f"PLAINTEXT://127.0.0.1:{node.broker_port}",
+        "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+        "inter.broker.listener.name": "PLAINTEXT",
+        "controller.listener.names": "CONTROLLER",
+        "log.dirs": str(node.directory / "data"),
+        "num.partitions": "1",
+        "default.replication.factor": str(replicas),
+        "min.insync.replicas": str(min_isr),
+        "auto.create.topics.enable": "true",
+        "offsets.topic.replication.factor": str(replicas),
+        "offsets.topic.num.partitions": "3",
+        "transaction.state.log.replication.factor": str(replicas),
+        "transaction.state.log.min.isr": str(min_isr),
+        "transaction.state.log.num.partitions": "3",
+        "share.coordinator.state.topic.replication.factor": str(replicas),
+        "share.coordinator.state.topic.min.isr": str(min_isr),
+        "group.initial.rebalance.delay.ms": "0",
+        "num.network.threads": "2",
+        "num.io.threads": "4",
+        "log.cleaner.dedupe.buffer.size": "16777216",
+        # Transactions of crashed producers must not block read_committed readers for long.
+        "transaction.abort.timed.out.transaction.cleanup.interval.ms": "5000",
+    }
+    if replicas >= 3:
+        lines["broker.heartbeat.interval.ms"] = "500"
+        lines["broker.session.timeout.ms"] = "3000"
+    return "".join(f"{k}={v}\n" for k, v in lines.items())
+
+
+class KafkaCluster:
+    """One (default) or three KRaft nodes in combined mode on 127.0.0.1.
+
+    Use as a context manager, or call `start()` / `stop()`. `startup_seconds` is the time from
+    launching the JVMs to the broker answering a metadata request.
+    """
+
+    def __init__(
+        self,
+        nodes: int = 1,
+        *,
+        version: str = KAFKA_VERSION,
+        heap_mb: int | None = None,
+        base_dir: Path | None = None,
+    ) -> None:
+        if nodes not in (1, 3):
+            raise ValueError("a local cluster has 1 or 3 nodes")
+        self.version = version
+        self.heap_mb = heap_mb or (512 if nodes == 1 else 384)
+        self._own_dir = base_dir is None
+        self.base_dir = base_dir or Path(tempfile.mkdtemp(prefix="renkei-kafka-"))
+        self.nodes = [
+            _Node(i + 1, free_port(), free_port(), self.base_dir / f"n{i + 1}")
+            for i in range(nodes)
+        ]
+        self.startup_seconds: float | None = None
+
+    @property
+    def bootstrap(self) -> str:
+        return ",".join(n.bootstrap for n in self.nodes if n.process is not None) or ",".join(
+            n.bootstrap for n in self.nodes
+        )
+
+    def _classpath(self) -> str:
+        return str(fetch_jars(self.version)) + "/*"
+
+    def _java(self, *args: str, heap: str) -> list[str]:
+        return [
+            "java",
+            f"-Xmx{heap}",
+            "-XX:+UseG1GC",
+            "-XX:MaxGCPauseMillis=20",
+            "-XX:TieredStopAtLevel=1",
+            "-Djava.awt.headless=true",
+            f"-Dlog4j2.configurationFile={_LOG4J}",
+            "-cp",
+            self._classpath(),
+            *args,
+        ]
+
+    def start(self, timeout: float = 90.0) -> KafkaCluster:
+        if shutil.which("java") is None:
+            raise BrokerError("java is not on PATH; Kafka needs Java 17")
+        fetch_jars(self.version)
+        replicas = len(self.nodes)
+        voters = ",".join(f"{n.node_id}@127.0.0.1:{n.controller_port}" for n in self.nodes)
+        for node in self.nodes:
+            node.directory.mkdir(parents=True, exist_ok=True)
+            props = node.directory / "server.properties"
+            props.write_text(_server_properties(node, voters, replicas))
+            fmt = subprocess.run(
+                self._java(
+                    "kafka.tools.StorageTool",
+                    "format",
+                    "-t",
+                    CLUSTER_ID,
+                    "-c",
+                    str(props),
+                    heap="256m",
+                ),
+                capture_output=True,
+                text=True,
+                check=False,
+            )
+            if fmt.returncode != 0:
+                raise BrokerError(f"formatting KRaft storage failed: {fmt.stdout}{fmt.stderr}")
+        began = time.monotonic()
+        # All JVMs start before waiting for any: a node blocks until a controller majority is up.
+        for node in self.nodes:
+            self._launch(node)
+        try:
+            for node in self.nodes:
+                self._wait_ready(node, began + timeout)
+        except BaseException:
+            self.stop()
+            raise
+        self.startup_seconds = time.monotonic() - began
+        return self
+
+    def _launch(self, node: _Node) -> None:
+        log = node.log_path.open("ab")
+        node.process = subprocess.Popen(
+            self._java(
+                "kafka.Kafka", str(node.directory / "server.properties"), heap=f"{self.heap_mb}m"
+            ),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        log.close()
+
+    def _wait_ready(self, node: _Node, deadline: float) -> None:
+        while time.monotonic() < deadline:
+            if node.process is not None and node.process.poll() is not None:
+                tail = node.log_path.read_text(errors="replace")[-3000:]
+                raise BrokerError(f"Kafka node {node.node_id} exited early:\n{tail}")
+            with (
+                contextlib.suppress(OSError),
+                socket.create_connection(("127.0.0.1", node.broker_port), timeout=0.5),
+            ):
+                if _metadata_answers(node.bootstrap):
+                    return
+            time.sleep(0.2)
+        raise BrokerError(f"Kafka node {node.node_id} was not ready in time; see {node.log_path}")
+
+    def kill(self, node_index: int) -> None:
+        """SIGKILL one node: a crash, for failover tests."""
+        node = self.nodes[node_index]
+        if node.process is not None:
+            node.process.send_signal(signal.SIGKILL)
+            node.process.wait()
+            node.process = None
+
+    def restart(self, node_index: int, timeout: float = 90.0) -> None:
+        node = self.nodes[node_index]
+        self._launch(node)
+        self._wait_ready(node, time.monotonic() + timeout)
+
+    def stop(self, grace: float = 20.0) -> None:
+        for node in self.nodes:
+            if node.process is not None and node.process.poll() is None:
+                with contextlib.suppress(ProcessLookupError):
+                    node.process.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + grace
+        for node in self.nodes:
+            if node.process is None:
+                continue
+            try:
+                node.process.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(node.process.pid, signal.SIGKILL)
+                node.process.wait()
+            node.process = None
+        if self._own_dir:
+            shutil.rmtree(self.base_dir, ignore_errors=True)
+
+    def __enter__(self) -> KafkaCluster:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def _metadata_answers(bootstrap: str) -> bool:
+    """A metadata request answers with at least one broker (aiokafka, in a private loop)."""
+
+    async def probe() -> bool:
+        from aiokafka.admin import AIOKafkaAdminClient
+
+        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=3000)
+        try:
+            await admin.start()
+            cluster = await admin.describe_cluster()
+            return bool(cluster.get("brokers"))
+        finally:
+            await admin.close()
+
+    try:
+        return asyncio.run(asyncio.wait_for(probe(), timeout=5))
+    except Exception:  # not ready yet: any failure means "ask again"
+        return False
+
+
+@contextlib.contextmanager
+def local_kafka(nodes: int = 1) -> Iterator[KafkaCluster]:
+    cluster = KafkaCluster(nodes)
+    cluster.start()
+    try:
+        yield cluster
+    finally:
+        cluster.stop()

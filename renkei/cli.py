@@ -1,0 +1,158 @@
+"""`renkei`: the one command line for operators and developers.
+
+Sub-commands are mounted from the package that owns them (schemas, keys, hub, …) so each
+concern keeps its CLI beside its code.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import importlib
+import time
+import uuid
+from collections.abc import Iterator
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from deploy.local.broker import KAFKA_VERSION, BrokerError, KafkaCluster
+
+app = typer.Typer(
+    name="renkei",
+    help="Renkei (連携): information linkage for public administration on Apache Kafka.",
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,  # locals can hold personal data
+)
+broker_app = typer.Typer(help="A real local Apache Kafka for development (no Docker needed).")
+app.add_typer(broker_app, name="broker")
+
+console = Console()
+
+# Sub-apps owned by other packages: (module, attribute, name). Mounted when present.
+_MOUNTS = (
+    ("schemas.cli", "schemas_app", "schemas"),
+    ("hub.cli_keys", "keys_app", "keys"),
+    ("hub.cli", "hub_app", "hub"),
+)
+for _module, _attr, _name in _MOUNTS:
+    try:
+        _sub = getattr(importlib.import_module(_module), _attr)
+    except ModuleNotFoundError as _exc:
+        if _exc.name != _module:
+            raise
+        continue
+    app.add_typer(_sub, name=_name)
+
+
+@contextlib.contextmanager
+def _broker(bootstrap: str | None) -> Iterator[tuple[str, str, float | None]]:
+    """Yield (bootstrap, version, start-up seconds): the given broker or a local one."""
+    if bootstrap:
+        yield bootstrap, "external", None
+        return
+    cluster = KafkaCluster(1)
+    try:
+        cluster.start()
+    except BrokerError as exc:
+        console.print(f"[red]Could not start the local Kafka broker:[/red] {exc}")
+        raise typer.Exit(2) from exc
+    try:
+        yield cluster.bootstrap, KAFKA_VERSION, cluster.startup_seconds
+    finally:
+        cluster.stop()
+
+
+async def _transactional_round_trip(bootstrap: str) -> float:
+    """Commit one record in a transaction and read it back read_committed; seconds taken."""
+    from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+    from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
+    topic = f"renkei.smoke.{uuid.uuid4().hex[:8]}"
+    began = time.monotonic()
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        await admin.create_topics([NewTopic(topic, 1, 1)])
+    finally:
+        await admin.close()
+    producer = AIOKafkaProducer(
+        bootstrap_servers=bootstrap, transactional_id=f"renkei-smoke-{uuid.uuid4()}"
+    )
+    await producer.start()
+    try:
+        async with producer.transaction():
+            await producer.send(topic, b"hello")
+    finally:
+        await producer.stop()
+    consumer = AIOKafkaConsumer(
+        topic,
+        bootstrap_servers=bootstrap,
+        auto_offset_reset="earliest",
+        isolation_level="read_committed",
+        enable_auto_commit=False,
+    )
+    await consumer.start()
+    try:
+        record = await asyncio.wait_for(consumer.getone(), timeout=30)
+    finally:
+        await consumer.stop()
+    if record.value != b"hello":
+        raise RuntimeError("the transactional round trip read back something else")
+    return time.monotonic() - began
+
+
+@broker_app.command("smoke")
+def broker_smoke(
+    bootstrap: Annotated[
+        str | None, typer.Option(help="Use this broker instead of starting a local one.")
+    ] = None,
+) -> None:
+    """Start the local broker, do one transactional round trip, print what was measured."""
+    with _broker(bootstrap) as (address, version, startup):
+        seconds = asyncio.run(_transactional_round_trip(address))
+        console.print(f"broker      {address}")
+        console.print(f"version     Apache Kafka {version}")
+        if startup is not None:
+            console.print(f"start-up    {startup:.2f} s to ready")
+        console.print(f"round trip  {seconds * 1000:.0f} ms (transactional produce + read)")
+    console.print("stopped cleanly")
+
+
+@broker_app.command("run")
+def broker_run(
+    nodes: Annotated[int, typer.Option(help="1, or 3 for a failover cluster.")] = 1,
+) -> None:
+    """Run a local broker in the foreground until Ctrl-C (for running the hub by hand)."""
+    cluster = KafkaCluster(nodes)
+    try:
+        cluster.start()
+    except BrokerError as exc:
+        console.print(f"[red]Could not start the local Kafka broker:[/red] {exc}")
+        raise typer.Exit(2) from exc
+    console.print(
+        f"Apache Kafka {KAFKA_VERSION} ready at {cluster.bootstrap} "
+        f"in {cluster.startup_seconds:.2f} s; Ctrl-C stops it"
+    )
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        cluster.stop()
+
+
+@app.command("demo")
+def demo(
+    bootstrap: Annotated[
+        str | None, typer.Option(help="Use this broker instead of starting a local one.")
+    ] = None,
+) -> None:
+    """The main job. Until the rollout scenario lands, a smoke run of the real broker."""
+    broker_smoke(bootstrap)
+
+
+def main() -> None:
+    app()
