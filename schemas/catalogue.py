@@ -7,10 +7,10 @@ authorised attributes with the catalogue's types; the legal-basis table is valid
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
-from collections.abc import Iterable
 from typing import Any
 
 from fastavro import parse_schema
@@ -39,9 +39,7 @@ class Catalogue:
         if len(self.by_name) != len(attributes):
             raise ValueError("attribute catalogue names an attribute twice")
         named: dict[str, Any] = {}
-        self._parsed = {
-            a.name: parse_schema(a.avro_type, named_schemas=named) for a in attributes
-        }
+        self._parsed = {a.name: parse_schema(a.avro_type, named_schemas=named) for a in attributes}
 
     def __contains__(self, name: object) -> bool:
         return name in self.by_name
