@@ -1,0 +1,427 @@
+"""The hub's state as plain data, changed only by explicit, deterministic update functions.
+
+Two parts:
+- per person (`PersonRecord`, keyed by person id): events seen, consents, proxies, which
+  agencies hold the person (the directory), the blind index of the current number. Records are
+  immutable and small; an update replaces a record, and `to_bytes`/`from_bytes` give the value
+  for a changelog partitioned by person id.
+- global (broadcast to every replica): the blind index, revoked numbers, the agency registry,
+  suspensions, rate budgets, processed request ids and used reply tokens.
+
+The planners (`decision`, `fanout`) never change state: they return values and `Change`s, and
+`apply` applies a change. Times are whole seconds since the epoch (UTC), passed in.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any
+from uuid import UUID
+
+from hub.core.outcomes import Decision, Route
+from schemas.vocabulary import AgencyKind, EventType
+
+ALL_SCOPES = "*"  # a legal proxy acts in every sector
+
+
+@dataclass(frozen=True, slots=True)
+class EventRecord:
+    """An event the hub saw about a person, and who was entitled to know of it."""
+
+    event_id: bytes  # the event's message id, 16 bytes
+    type: EventType
+    at: int  # when it occurred
+    publisher: str
+    entitled: tuple[str, ...]  # the publisher and every agency it was delivered to
+    subject: str | None = None  # the agency it names (former municipality, referrer) or procedure
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.event_id.hex(),
+            "type": self.type.value,
+            "at": self.at,
+            "publisher": self.publisher,
+            "entitled": list(self.entitled),
+            "subject": self.subject,
+        }
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> EventRecord:
+        return cls(
+            bytes.fromhex(d["id"]),
+            EventType(d["type"]),
+            int(d["at"]),
+            d["publisher"],
+            tuple(d["entitled"]),
+            d["subject"],
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Consent:
+    """The person's consent to a purpose, for one recipient agency or any (None)."""
+
+    purpose: str
+    recipient: str | None
+    expires_at: int | None
+
+    def live(self, now: int) -> bool:
+        return self.expires_at is None or now < self.expires_at
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"purpose": self.purpose, "recipient": self.recipient, "expires": self.expires_at}
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> Consent:
+        return cls(d["purpose"], d["recipient"], d["expires"])
+
+
+class Confirmation:
+    """Who vouched for a proxy. Only the first three authorise anything."""
+
+    PRINCIPAL = "PRINCIPAL"  # the principal confirmed (portal sign-in or at a counter)
+    MUNICIPAL_COUNTER_CHECK = "MUNICIPAL_COUNTER_CHECK"  # a municipality checked at its counter
+    DEPENDENCY = "DEPENDENCY"  # a legal proxy derived from a DependencyChanged fact
+    UNCONFIRMED = "UNCONFIRMED"  # the would-be proxy alone: recorded, never authorising
+
+
+_AUTHORISING = frozenset(
+    {Confirmation.PRINCIPAL, Confirmation.MUNICIPAL_COUNTER_CHECK, Confirmation.DEPENDENCY}
+)
+
+
+@dataclass(frozen=True, slots=True)
+class ProxyGrant:
+    """A proxy (代理) for the person whose record holds it."""
+
+    proxy_id: bytes
+    legal: bool
+    scope: frozenset[str]  # sectors or purpose ids, or ALL_SCOPES
+    valid_from: int
+    expires_at: int | None
+    confirmation: str
+
+    def authorises(self, now: int, sector: str, purpose: str) -> bool:
+        return (
+            self.confirmation in _AUTHORISING
+            and self.valid_from <= now
+            and (self.expires_at is None or now < self.expires_at)
+            and (ALL_SCOPES in self.scope or sector in self.scope or purpose in self.scope)
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "proxy": self.proxy_id.hex(),
+            "legal": self.legal,
+            "scope": sorted(self.scope),
+            "from": self.valid_from,
+            "expires": self.expires_at,
+            "confirmation": self.confirmation,
+        }
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> ProxyGrant:
+        return cls(
+            bytes.fromhex(d["proxy"]),
+            bool(d["legal"]),
+            frozenset(d["scope"]),
+            int(d["from"]),
+            d["expires"],
+            d["confirmation"],
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class PersonRecord:
+    """Everything the hub keeps about one person. Empty parts share the empty tuple."""
+
+    holders: tuple[str, ...] = ()
+    events: tuple[EventRecord, ...] = ()
+    consents: tuple[Consent, ...] = ()
+    proxies: tuple[ProxyGrant, ...] = ()
+    number_index: bytes | None = None
+
+    def event(self, event_id: bytes) -> EventRecord | None:
+        for e in self.events:
+            if e.event_id == event_id:
+                return e
+        return None
+
+    def proxy(self, proxy_id: bytes) -> ProxyGrant | None:
+        for p in self.proxies:
+            if p.proxy_id == proxy_id:
+                return p
+        return None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "holders": list(self.holders),
+            "events": [e.to_dict() for e in self.events],
+            "consents": [c.to_dict() for c in self.consents],
+            "proxies": [p.to_dict() for p in self.proxies],
+            "number_index": None if self.number_index is None else self.number_index.hex(),
+        }
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> PersonRecord:
+        index = d["number_index"]
+        return cls(
+            holders=tuple(sys_intern(h) for h in d["holders"]),
+            events=tuple(EventRecord.from_dict(e) for e in d["events"]),
+            consents=tuple(Consent.from_dict(c) for c in d["consents"]),
+            proxies=tuple(ProxyGrant.from_dict(p) for p in d["proxies"]),
+            number_index=None if index is None else bytes.fromhex(index),
+        )
+
+    def to_bytes(self) -> bytes:
+        return json.dumps(self.to_dict(), separators=(",", ":"), ensure_ascii=False).encode()
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> PersonRecord:
+        return cls.from_dict(json.loads(data))
+
+
+def sys_intern(text: str) -> str:
+    """Agency ids repeat across millions of records; one copy each keeps records small."""
+    return sys.intern(text)
+
+
+EMPTY_PERSON = PersonRecord()
+
+
+@dataclass(frozen=True, slots=True)
+class AgencyEntry:
+    """The registry's view of an agency (from AgencyRegistered)."""
+
+    kind: AgencyKind
+    key_id: str
+    subscriptions: frozenset[EventType]
+
+
+@dataclass(frozen=True, slots=True)
+class RatePolicy:
+    """Token bucket per agency: `capacity` requests at once, refilled at `per_second`."""
+
+    capacity: float = 1_000.0
+    per_second: float = 100.0
+    overrides: Mapping[str, tuple[float, float]] = field(default_factory=dict)
+
+    def for_agency(self, agency: str) -> tuple[float, float]:
+        return self.overrides.get(agency, (self.capacity, self.per_second))
+
+
+@dataclass(slots=True)
+class HubState:
+    persons: dict[bytes, PersonRecord] = field(default_factory=dict)
+    numbers: dict[bytes, bytes] = field(default_factory=dict)  # blind index -> person id
+    revoked_numbers: set[bytes] = field(default_factory=set)
+    agencies: dict[str, AgencyEntry] = field(default_factory=dict)
+    suspended: dict[str, str] = field(default_factory=dict)  # agency -> reason
+    rate_policy: RatePolicy = field(default_factory=RatePolicy)
+    budgets: dict[str, tuple[float, float]] = field(default_factory=dict)  # tokens, at
+    processed: dict[tuple[str, UUID], tuple[int, Decision]] = field(default_factory=dict)
+    used_tokens: dict[UUID, int] = field(default_factory=dict)  # request id -> token expiry
+
+    def person(self, person_id: bytes) -> PersonRecord:
+        return self.persons.get(person_id, EMPTY_PERSON)
+
+
+# --- rate budgets -------------------------------------------------------------------------
+
+
+def budget_available(state: HubState, agency: str, now: float) -> float:
+    """Requests the agency may still make at `now` (a token bucket, time passed in)."""
+    capacity, per_second = state.rate_policy.for_agency(agency)
+    tokens, at = state.budgets.get(agency, (capacity, now))
+    return min(capacity, tokens + max(0.0, now - at) * per_second)
+
+
+def spend_budget(state: HubState, agency: str, now: float) -> None:
+    state.budgets[agency] = (budget_available(state, agency, now) - 1.0, now)
+
+
+# --- changes to persons -------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Enrol:
+    person_id: bytes
+    number_index: bytes
+    agency: str
+
+
+@dataclass(frozen=True, slots=True)
+class AddHolder:
+    person_id: bytes
+    agency: str
+
+
+@dataclass(frozen=True, slots=True)
+class RecordEvent:
+    person_id: bytes
+    event: EventRecord
+
+
+@dataclass(frozen=True, slots=True)
+class GiveConsent:
+    person_id: bytes
+    consent: Consent
+
+
+@dataclass(frozen=True, slots=True)
+class WithdrawConsent:
+    person_id: bytes
+    purpose: str
+    recipient: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class GrantProxy:
+    principal_id: bytes
+    grant: ProxyGrant
+
+
+@dataclass(frozen=True, slots=True)
+class RevokeProxy:
+    principal_id: bytes
+    proxy_id: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class ChangeNumber:
+    """Re-point the blind index to the same person and revoke the old number."""
+
+    person_id: bytes
+    new_index: bytes
+
+
+Change = (
+    Enrol
+    | AddHolder
+    | RecordEvent
+    | GiveConsent
+    | WithdrawConsent
+    | GrantProxy
+    | RevokeProxy
+    | ChangeNumber
+)
+
+
+def _with_holder(record: PersonRecord, agency: str) -> PersonRecord:
+    if agency in record.holders:
+        return record
+    return replace(record, holders=(*record.holders, sys_intern(agency)))
+
+
+def apply(state: HubState, change: Change) -> None:
+    """Apply one change. Deterministic: every replica applying the same changes agrees."""
+    persons = state.persons
+    match change:
+        case Enrol(person_id, index, agency):
+            state.numbers.setdefault(index, person_id)
+            record = _with_holder(state.person(person_id), agency)
+            if record.number_index is None:
+                record = replace(record, number_index=index)
+            persons[person_id] = record
+        case AddHolder(person_id, agency):
+            persons[person_id] = _with_holder(state.person(person_id), agency)
+        case RecordEvent(person_id, event):
+            record = state.person(person_id)
+            kept_events = tuple(e for e in record.events if e.event_id != event.event_id)
+            persons[person_id] = replace(record, events=(*kept_events, event))
+        case GiveConsent(person_id, consent):
+            record = state.person(person_id)
+            kept_consents = tuple(
+                c
+                for c in record.consents
+                if (c.purpose, c.recipient) != (consent.purpose, consent.recipient)
+            )
+            persons[person_id] = replace(record, consents=(*kept_consents, consent))
+        case WithdrawConsent(person_id, purpose, recipient):
+            record = state.person(person_id)
+            kept_consents = tuple(
+                c for c in record.consents if (c.purpose, c.recipient) != (purpose, recipient)
+            )
+            persons[person_id] = replace(record, consents=kept_consents)
+        case GrantProxy(principal_id, grant):
+            record = state.person(principal_id)
+            existing = record.proxy(grant.proxy_id)
+            if (
+                existing is not None
+                and existing.confirmation in _AUTHORISING
+                and grant.confirmation not in _AUTHORISING
+            ):
+                return  # the proxy alone cannot overwrite a grant the principal confirmed
+            kept_proxies = tuple(p for p in record.proxies if p.proxy_id != grant.proxy_id)
+            persons[principal_id] = replace(record, proxies=(*kept_proxies, grant))
+        case RevokeProxy(principal_id, proxy_id):
+            record = state.person(principal_id)
+            kept_proxies = tuple(p for p in record.proxies if p.proxy_id != proxy_id)
+            persons[principal_id] = replace(record, proxies=kept_proxies)
+        case ChangeNumber(person_id, new_index):
+            record = state.person(person_id)
+            if record.number_index is not None and record.number_index != new_index:
+                state.revoked_numbers.add(record.number_index)
+                state.numbers.pop(record.number_index, None)
+            state.numbers[new_index] = person_id
+            persons[person_id] = replace(record, number_index=new_index)
+
+
+def apply_all(state: HubState, changes: Iterable[Change]) -> None:
+    for change in changes:
+        apply(state, change)
+
+
+# --- global updates -----------------------------------------------------------------------
+
+
+def register_agency(
+    state: HubState, agency: str, kind: AgencyKind, key_id: str, subscriptions: Iterable[str]
+) -> None:
+    """From AgencyRegistered: the agency's kind, key id and event subscriptions."""
+    state.agencies[agency] = AgencyEntry(
+        kind, key_id, frozenset(EventType(s) for s in subscriptions)
+    )
+
+
+def set_suspension(state: HubState, agency: str, suspended: bool, reason: str) -> None:
+    """From AgencySuspension (the oversight body's power, DOMAIN §11)."""
+    if suspended:
+        state.suspended[agency] = reason
+    else:
+        state.suspended.pop(agency, None)
+
+
+def record_decision(
+    state: HubState, requester: str, request_id: UUID, decision: Decision, now: int
+) -> None:
+    """After `decide`: remember the outcome for idempotency and spend the rate budget."""
+    state.processed[(requester, request_id)] = (now, decision)
+    if isinstance(decision, Route):
+        spend_budget(state, requester, now)
+
+
+def mark_token_used(state: HubState, request_id: UUID, expires_at: int) -> None:
+    """After an answer is accepted: its reply token may not be used again."""
+    state.used_tokens[request_id] = expires_at
+
+
+def prune(state: HubState, now: int, keep_events_for: int, keep_processed_for: int) -> None:
+    """Forget what can no longer matter: events older than any trigger window, expired
+    consents and proxies, old processed request ids and expired used tokens."""
+    cutoff = now - keep_events_for
+    for person_id, record in list(state.persons.items()):
+        pruned = replace(
+            record,
+            events=tuple(e for e in record.events if e.at >= cutoff),
+            consents=tuple(c for c in record.consents if c.live(now)),
+            proxies=tuple(p for p in record.proxies if p.expires_at is None or now < p.expires_at),
+        )
+        if pruned != record:
+            state.persons[person_id] = pruned
+    old = now - keep_processed_for
+    state.processed = {k: v for k, v in state.processed.items() if v[0] >= old}
+    state.used_tokens = {k: v for k, v in state.used_tokens.items() if v > now}
