@@ -1,11 +1,18 @@
-"""What the decision core returns: a route, a denial, an enrolment — values, not exceptions."""
+"""What the decision core returns: a route, a denial, an enrolment — values, not exceptions.
+
+Codes, tokens and person ids are left out of the repr, so a logged outcome leaks none.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 from uuid import UUID
 
 from schemas.vocabulary import DenialReason, Sector
+
+if TYPE_CHECKING:
+    from hub.core.legal_basis import Row
 
 
 @dataclass(frozen=True, slots=True)
@@ -17,11 +24,15 @@ class Deny:
 
     reason: DenialReason
     message: str
-    person_id: bytes | None = None
-    proxy_person_id: bytes | None = None
+    person_id: bytes | None = field(default=None, repr=False)
+    proxy_person_id: bytes | None = field(default=None, repr=False)
     row: str | None = None
     sector: Sector | None = None
     table_version: str | None = None
+
+    def at(self, row: Row, table_version: str, person_id: bytes, proxy: bytes | None) -> Deny:
+        """The same denial with the context known once the legal-basis row is found."""
+        return Deny(self.reason, self.message, person_id, proxy, row.id, row.sector, table_version)
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,16 +42,16 @@ class Route:
     request_id: UUID
     requester: str
     provider: str
-    provider_code: bytes
+    provider_code: bytes = field(repr=False)
     purpose: str
     attributes: tuple[str, ...]  # the authorised names, in the order requested
-    reply_token: bytes
+    reply_token: bytes = field(repr=False)
     row: str
     sector: Sector
     table_version: str
     trigger_event_id: UUID
-    person_id: bytes
-    proxy_person_id: bytes | None
+    person_id: bytes = field(repr=False)
+    proxy_person_id: bytes | None = field(repr=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,9 +60,9 @@ class Enrolled:
 
     request_id: UUID
     agency: str
-    person_id: bytes
-    code: bytes
-    number_index: bytes
+    person_id: bytes = field(repr=False)
+    code: bytes = field(repr=False)
+    number_index: bytes = field(repr=False)
     new_person: bool
 
 

@@ -18,6 +18,7 @@ import json
 import sys
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
@@ -29,14 +30,15 @@ ALL_SCOPES = "*"  # a legal proxy acts in every sector
 
 @dataclass(frozen=True, slots=True)
 class EventRecord:
-    """An event the hub saw about a person, and who was entitled to know of it."""
+    """A trigger event the hub saw about a person, and who was entitled to know of it."""
 
     event_id: bytes  # the event's message id, 16 bytes
     type: EventType
     at: int  # when it occurred
     publisher: str
     entitled: tuple[str, ...]  # the publisher and every agency it was delivered to
-    subject: str | None = None  # the agency it names (former municipality, referrer) or procedure
+    counterpart: str | None = None  # the agency a request after it must address, if it names one
+    procedure: str | None = None  # ApplicationReceived: the purpose applied for
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -45,7 +47,8 @@ class EventRecord:
             "at": self.at,
             "publisher": self.publisher,
             "entitled": list(self.entitled),
-            "subject": self.subject,
+            "counterpart": self.counterpart,
+            "procedure": self.procedure,
         }
 
     @classmethod
@@ -54,9 +57,10 @@ class EventRecord:
             bytes.fromhex(d["id"]),
             EventType(d["type"]),
             int(d["at"]),
-            d["publisher"],
-            tuple(d["entitled"]),
-            d["subject"],
+            sys_intern(d["publisher"]),
+            tuple(sys_intern(a) for a in d["entitled"]),
+            d["counterpart"],
+            d["procedure"],
         )
 
 
@@ -68,7 +72,7 @@ class Consent:
     recipient: str | None
     expires_at: int | None
 
-    def live(self, now: int) -> bool:
+    def live(self, now: float) -> bool:
         return self.expires_at is None or now < self.expires_at
 
     def to_dict(self) -> dict[str, Any]:
@@ -396,12 +400,12 @@ def set_suspension(state: HubState, agency: str, suspended: bool, reason: str) -
 
 
 def record_decision(
-    state: HubState, requester: str, request_id: UUID, decision: Decision, now: int
+    state: HubState, requester: str, request_id: UUID, decision: Decision, now: datetime
 ) -> None:
     """After `decide`: remember the outcome for idempotency and spend the rate budget."""
-    state.processed[(requester, request_id)] = (now, decision)
+    state.processed[(requester, request_id)] = (int(now.timestamp()), decision)
     if isinstance(decision, Route):
-        spend_budget(state, requester, now)
+        spend_budget(state, requester, now.timestamp())
 
 
 def mark_token_used(state: HubState, request_id: UUID, expires_at: int) -> None:
@@ -409,9 +413,11 @@ def mark_token_used(state: HubState, request_id: UUID, expires_at: int) -> None:
     state.used_tokens[request_id] = expires_at
 
 
-def prune(state: HubState, now: int, keep_events_for: int, keep_processed_for: int) -> None:
-    """Forget what can no longer matter: events older than any trigger window, expired
-    consents and proxies, old processed request ids and expired used tokens."""
+def prune(state: HubState, at: datetime, keep_events_for: int, keep_processed_for: int) -> None:
+    """Forget what can no longer matter: events older than any trigger window (pass the
+    table's max_window_seconds), expired consents and proxies, processed request ids older
+    than `keep_processed_for` seconds, and used tokens past their expiry."""
+    now = int(at.timestamp())
     cutoff = now - keep_events_for
     for person_id, record in list(state.persons.items()):
         pruned = replace(

@@ -1,0 +1,240 @@
+"""How the hub decides (DOMAIN.md §5): a pure function from a request and the hub's state to a
+route or a denial, checking steps 2-9 in order and stopping at the first failure.
+
+Step 1 (well-formed, known schema, sender = topic owner) belongs to the shell that decodes the
+message; `decide` still refuses a sender or provider that is not an agency as MALFORMED rather
+than raising. Nothing here reads a clock, a file or a random source; `now` is a parameter and
+a new person id for enrolment is passed in. Denial messages never contain personal data: they
+name agencies, rows, purposes and attribute names only.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from hub.core.keyring import Keyring
+from hub.core.legal_basis import LegalBasisTable
+from hub.core.outcomes import Deny, Enrolled, Route
+from hub.core.rollout import Rollout
+from hub.core.state import EMPTY_PERSON, Enrol, HubState, budget_available
+from hub.core.tokens import ReplyTicket
+from schemas import individual_number
+from schemas.models import AttributeRequest, Enrolment
+from schemas.vocabulary import AgencyKind, DenialReason, InvalidAgencyId, agency_kind
+
+R = DenialReason
+
+
+def kind_of(state: HubState, agency: str) -> AgencyKind | None:
+    """The agency's kind from the registry, else from the form of its id; None if no agency."""
+    entry = state.agencies.get(agency)
+    if entry is not None:
+        return entry.kind
+    try:
+        return agency_kind(agency)
+    except InvalidAgencyId:
+        return None
+
+
+def decide(
+    request: AttributeRequest,
+    state: HubState,
+    table: LegalBasisTable,
+    rollout: Rollout,
+    keys: Keyring,
+    now: datetime,
+) -> Route | Deny:
+    """Route the request to its provider or deny it with the first failing step's reason.
+
+    A request id already decided for this requester returns the recorded decision (requests
+    are idempotent by id). The caller then applies `state.record_decision`.
+    """
+    requester = request.metadata.sender
+    previous = state.processed.get((requester, request.request_id))
+    if previous is not None:
+        return previous[1]
+    provider = request.provider
+    requester_kind = kind_of(state, requester)
+    provider_kind = kind_of(state, provider)
+    if requester_kind is None or provider_kind is None:
+        return Deny(R.MALFORMED, "the requester or the provider is not an agency")
+
+    # 2. The codes decrypt under the requester's key.
+    codes = keys.codes
+    person_id = codes.decode(requester, request.person_code)
+    if person_id is None:
+        return Deny(R.UNKNOWN_CODE, "the person code is not one the hub issued to the requester")
+    proxy_id = None
+    if request.proxy_code is not None:
+        proxy_id = codes.decode(requester, request.proxy_code)
+        if proxy_id is None:
+            return Deny(
+                R.UNKNOWN_CODE,
+                "the proxy code is not one the hub issued to the requester",
+                person_id=person_id,
+            )
+
+    # 4. A legal-basis row for these parties and purpose covers every requested attribute.
+    row = table.rows.get(request.legal_basis_row)
+    if (
+        row is None
+        or row.requester_kind is not requester_kind
+        or row.provider_kind is not provider_kind
+        or row.purpose != request.purpose
+    ):
+        return Deny(
+            R.NO_LEGAL_BASIS,
+            # the cited row and purpose are the requester's words: not echoed, they could hold
+            # anything
+            f"no row of legal-basis table {table.version} matches the cited row and purpose "
+            f"for a {requester_kind.value} asking a {provider_kind.value}",
+            person_id,
+            proxy_id,
+            table_version=table.version,
+        )
+    attributes = tuple(dict.fromkeys(request.attributes))
+    if not row.attributes.issuperset(attributes):
+        outside = ", ".join(sorted(set(attributes) - row.attributes))
+        return Deny(
+            R.NO_LEGAL_BASIS,
+            f"legal-basis row {row.id!r} does not cover the attribute(s) {outside}",
+        ).at(row, table.version, person_id, proxy_id)
+
+    # 5. The sector is live and both agencies are in the rollout scope.
+    if row.sector not in rollout.live_sectors:
+        return Deny(
+            R.SECTOR_NOT_LIVE,
+            f"the {row.sector.value} sector is not live in the current rollout",
+        ).at(row, table.version, person_id, proxy_id)
+    if not rollout.in_scope(requester, requester_kind) or not rollout.in_scope(
+        provider, provider_kind
+    ):
+        return Deny(
+            R.OUTSIDE_ROLLOUT,
+            f"{requester} or {provider} is not in the current rollout phase",
+        ).at(row, table.version, person_id, proxy_id)
+
+    # 6. The trigger event: about this person, known to the requester, of an accepted type,
+    #    naming this provider if it names one, within the window.
+    t = now.timestamp()
+    person = state.persons.get(person_id, EMPTY_PERSON)
+    event = person.event(request.trigger_event_id.bytes)
+    if event is None or requester not in event.entitled:
+        return Deny(
+            R.NO_TRIGGER_EVENT,
+            "the cited trigger event is not one the requester knows about this person",
+        ).at(row, table.version, person_id, proxy_id)
+    if (
+        event.type not in row.triggers
+        or (event.procedure is not None and event.procedure != row.purpose)
+        or (
+            event.counterpart is not None
+            and event.counterpart != provider
+            and kind_of(state, event.counterpart) is provider_kind
+        )
+    ):
+        return Deny(
+            R.TRIGGER_MISMATCH,
+            f"a {event.type.value} event does not trigger row {row.id!r} towards {provider}",
+        ).at(row, table.version, person_id, proxy_id)
+    if t - event.at > row.window_seconds:
+        return Deny(
+            R.TRIGGER_EXPIRED,
+            f"the trigger event is older than the {row.window_seconds // 86_400}-day window "
+            f"of row {row.id!r}",
+        ).at(row, table.version, person_id, proxy_id)
+
+    # 7. Sensitive attributes (or a row that says so) need the person's live consent.
+    if row.needs_consent(attributes) and not any(
+        c.purpose == row.purpose and (c.recipient is None or c.recipient == requester) and c.live(t)
+        for c in person.consents
+    ):
+        return Deny(
+            R.CONSENT_REQUIRED,
+            f"purpose {row.purpose!r} needs the person's live consent",
+        ).at(row, table.version, person_id, proxy_id)
+
+    # 8. A proxy must hold a confirmed, live grant covering this sector or purpose.
+    if proxy_id is not None:
+        grant = person.proxy(proxy_id)
+        if grant is None or not grant.authorises(int(t), row.sector, row.purpose):
+            return Deny(
+                R.PROXY_NOT_AUTHORISED,
+                f"the proxy is not authorised for {row.sector.value} / {row.purpose}",
+            ).at(row, table.version, person_id, proxy_id)
+
+    # 9. Neither agency suspended; the requester within its rate budget.
+    if requester in state.suspended or provider in state.suspended:
+        return Deny(
+            R.AGENCY_SUSPENDED,
+            f"{requester if requester in state.suspended else provider} is suspended "
+            "by the oversight body",
+        ).at(row, table.version, person_id, proxy_id)
+    if budget_available(state, requester, t) < 1.0:
+        return Deny(
+            R.RATE_LIMITED,
+            f"{requester} has used its request budget; retry later",
+        ).at(row, table.version, person_id, proxy_id)
+
+    ticket = ReplyTicket(
+        request_id=request.request_id,
+        requester=requester,
+        provider=provider,
+        person_id=person_id,
+        proxy_person_id=proxy_id,
+        purpose=row.purpose,
+        row=row.id,
+        sector=row.sector,
+        table_version=table.version,
+        attributes=attributes,
+        trigger_event_id=request.trigger_event_id,
+        issued_at=int(t),
+    )
+    return Route(
+        request_id=request.request_id,
+        requester=requester,
+        provider=provider,
+        provider_code=codes.encode(provider, person_id),
+        purpose=row.purpose,
+        attributes=attributes,
+        reply_token=keys.tokens.issue(ticket),
+        row=row.id,
+        sector=row.sector,
+        table_version=table.version,
+        trigger_event_id=request.trigger_event_id,
+        person_id=person_id,
+        proxy_person_id=proxy_id,
+    )
+
+
+def decide_enrolment(
+    enrolment: Enrolment, state: HubState, keys: Keyring, fresh_person_id: bytes
+) -> Enrolled | Deny:
+    """Map the presented number to its person (a new one, `fresh_person_id`, on first sight)
+    and give the agency its code. The caller applies `enrolment_change(result)`."""
+    agency = enrolment.metadata.sender
+    if kind_of(state, agency) is None:
+        return Deny(R.MALFORMED, "only an agency can enrol a person")
+    if not individual_number.is_valid(enrolment.individual_number):
+        return Deny(R.MALFORMED, "the individual number is not 12 digits with a valid check digit")
+    index = keys.number_index(enrolment.individual_number)
+    if index in state.revoked_numbers:
+        return Deny(
+            R.NUMBER_REVOKED,
+            "this individual number was replaced by a number change; enrol with the new number",
+        )
+    known = state.numbers.get(index)
+    person_id = fresh_person_id if known is None else known
+    return Enrolled(
+        request_id=enrolment.request_id,
+        agency=agency,
+        person_id=person_id,
+        code=keys.codes.encode(agency, person_id),
+        number_index=index,
+        new_person=known is None,
+    )
+
+
+def enrolment_change(enrolled: Enrolled) -> Enrol:
+    """The state change an accepted enrolment makes (blind index entry, directory entry)."""
+    return Enrol(enrolled.person_id, enrolled.number_index, enrolled.agency)

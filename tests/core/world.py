@@ -1,0 +1,164 @@
+"""A small world of agencies and people for scenario tests: keys, state, table, rollout, clock.
+
+Every step goes through the core's public functions (decide_enrolment, plan_event, decide,
+apply...), exactly as the Kafka shell will call them.
+"""
+
+from __future__ import annotations
+
+import random
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from hub.core.decision import decide, decide_enrolment, enrolment_change
+from hub.core.events import EventPlan, plan_event
+from hub.core.keyring import Keyring
+from hub.core.legal_basis import LegalBasisTable, default_table
+from hub.core.outcomes import Deny, Enrolled, Route
+from hub.core.rollout import Rollout
+from hub.core.state import HubState, apply, apply_all, record_decision, register_agency
+from schemas import individual_number
+from schemas.models import (
+    ApplicationReceived,
+    AttributeRequest,
+    ClinicalUpdate,
+    ConsentGiven,
+    Enrolment,
+    IncomeDetermined,
+    Message,
+    Metadata,
+    Relocation,
+)
+from schemas.vocabulary import EventType, agency_kind
+
+from .conftest import make_keyring, rollout_at
+
+START = datetime(2026, 4, 1, 9, 0, tzinfo=UTC)
+ALL_EVENTS = [t.value for t in EventType]
+
+
+def metadata(sender: str, at: datetime) -> Metadata:
+    return Metadata(message_id=uuid.uuid4(), occurred_at=at, sender=sender)
+
+
+@dataclass
+class World:
+    keys: Keyring = field(default_factory=make_keyring)
+    state: HubState = field(default_factory=HubState)
+    table: LegalBasisTable = field(default_factory=default_table)
+    rollout: Rollout = field(default_factory=lambda: rollout_at(4))
+    now: datetime = START
+    rng: random.Random = field(default_factory=lambda: random.Random(7))
+
+    def later(self, **delta: float) -> None:
+        self.now += timedelta(**delta)
+
+    def register(self, *agencies: str, subscriptions: list[str] | None = None) -> None:
+        for agency in agencies:
+            register_agency(
+                self.state,
+                agency,
+                agency_kind(agency),
+                "1",
+                ALL_EVENTS if subscriptions is None else subscriptions,
+            )
+
+    def new_number(self) -> str:
+        return individual_number.generate(self.rng)
+
+    def enrol(self, agency: str, number: str) -> bytes:
+        result = self.try_enrol(agency, number)
+        assert isinstance(result, Enrolled), result
+        return result.code
+
+    def try_enrol(self, agency: str, number: str) -> Enrolled | Deny:
+        enrolment = Enrolment(
+            metadata=metadata(agency, self.now),
+            request_id=uuid.uuid4(),
+            individual_number=number,
+        )
+        result = decide_enrolment(enrolment, self.state, self.keys, self.rng.randbytes(16))
+        if isinstance(result, Enrolled):
+            apply(self.state, enrolment_change(result))
+        return result
+
+    def publish(self, event: Message) -> EventPlan:
+        plan = plan_event(event, self.state, self.table, self.rollout, self.keys)
+        assert not isinstance(plan, Deny), plan
+        apply_all(self.state, plan.changes)
+        return plan
+
+    def relocation(self, code: bytes, from_mun: str, to_mun: str) -> uuid.UUID:
+        meta = metadata(to_mun, self.now)
+        self.publish(
+            Relocation(
+                metadata=meta,
+                person_code=code,
+                from_municipality=from_mun,
+                to_municipality=to_mun,
+                moved_on=self.now.date(),
+            )
+        )
+        return meta.message_id
+
+    def application(self, agency: str, code: bytes, procedure: str) -> uuid.UUID:
+        meta = metadata(agency, self.now)
+        self.publish(
+            ApplicationReceived(
+                metadata=meta, person_code=code, procedure=procedure, received_on=self.now.date()
+            )
+        )
+        return meta.message_id
+
+    def income_determined(self, agency: str, code: bytes) -> uuid.UUID:
+        meta = metadata(agency, self.now)
+        self.publish(IncomeDetermined(metadata=meta, person_code=code, fiscal_year=2025))
+        return meta.message_id
+
+    def clinical_update(self, agency: str, code: bytes, referred_to: str | None) -> uuid.UUID:
+        meta = metadata(agency, self.now)
+        self.publish(
+            ClinicalUpdate(
+                metadata=meta,
+                person_code=code,
+                document_category="referral",
+                documented_on=date(2026, 4, 1),
+                referred_to=referred_to,
+            )
+        )
+        return meta.message_id
+
+    def consent(self, publisher: str, code: bytes, purpose: str, **kw: Any) -> None:
+        self.publish(
+            ConsentGiven(
+                metadata=metadata(publisher, self.now), person_code=code, purpose=purpose, **kw
+            )
+        )
+
+    def request(
+        self,
+        requester: str,
+        code: bytes,
+        provider: str,
+        row: str,
+        attributes: list[str],
+        trigger: uuid.UUID,
+        purpose: str | None = None,
+        proxy_code: bytes | None = None,
+    ) -> Route | Deny:
+        request = AttributeRequest(
+            metadata=metadata(requester, self.now),
+            request_id=uuid.uuid4(),
+            person_code=code,
+            provider=provider,
+            purpose=purpose or self.table.rows[row].purpose,
+            legal_basis_row=row,
+            attributes=attributes,
+            trigger_event_id=trigger,
+            proxy_code=proxy_code,
+        )
+        decision = decide(request, self.state, self.table, self.rollout, self.keys, self.now)
+        record_decision(self.state, requester, request.request_id, decision, self.now)
+        return decision
