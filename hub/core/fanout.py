@@ -1,11 +1,12 @@
 """Event fan-out (DOMAIN.md §5): who hears about an event, each under its own code.
 
 An event goes only to agencies that subscribed to its type, are entitled to it by a live
-legal-basis row that accepts it as a trigger for their kind (for ApplicationReceived: a row
-for the procedure applied for), and already hold every person it names. Nobody learns about
-people they do not serve. Two exceptions, both narrower: a ClinicalUpdate goes only to the
-institution it refers the person to (which thereby comes to hold the person); a NumberChanged
-goes to every agency holding the person, without the new number, so they update their records.
+legal-basis row that accepts it as a trigger for their kind, and already hold every person it
+names. Nobody learns about people they do not serve. Narrower still: an ApplicationReceived is
+the applicant agency's own trigger and goes to nobody (that someone applied for public
+assistance is nobody else's business); a ClinicalUpdate goes only to the institution it refers
+the person to (which thereby comes to hold the person). A NumberChanged goes to every agency
+holding the person, without the new number, so they update their records.
 Consent, proxy and dependency events go to the portal only (the person's own view).
 """
 
@@ -40,7 +41,6 @@ class Delivery:
 
 
 def _entitled(
-    event: Message,
     event_type: EventType,
     agency: str,
     kind: AgencyKind,
@@ -49,12 +49,8 @@ def _entitled(
 ) -> bool:
     if event_type not in TRIGGER_TYPES:
         return kind is AgencyKind.PORTAL
-    procedure = event.procedure if isinstance(event, ApplicationReceived) else None
-    return any(
-        row.sector in rollout.live_sectors
-        and rollout.in_scope(agency, kind)
-        and (procedure is None or row.purpose == procedure)
-        for row in table.by_trigger.get((event_type, kind), ())
+    return rollout.in_scope(agency, kind) and any(
+        row.sector in rollout.live_sectors for row in table.by_trigger.get((event_type, kind), ())
     )
 
 
@@ -76,6 +72,8 @@ def fan_out(
     if isinstance(event, NumberChanged):
         candidates = tuple(a for a in holders if a != publisher)
         strip = {"new_number": None}
+    elif isinstance(event, ApplicationReceived):
+        candidates = ()
     elif isinstance(event, ClinicalUpdate):
         referred = event.referred_to
         candidates = () if referred is None or referred == publisher else (referred,)
@@ -90,7 +88,7 @@ def fan_out(
             entry = state.agencies.get(agency)
             if entry is None or event_type not in entry.subscriptions:
                 continue
-            if not _entitled(event, event_type, agency, entry.kind, table, rollout):
+            if not _entitled(event_type, agency, entry.kind, table, rollout):
                 continue
         codes = {field: keys.codes.encode(agency, pid) for field, pid in persons.items()}
         deliveries.append(Delivery(agency, event.model_copy(update=codes | strip)))

@@ -27,7 +27,8 @@ from .conftest import seeded_bytes
 def test_a_generated_development_key_set_parses() -> None:
     key_set = parse_key_set(generate_key_set(seeded_bytes(1)))
     assert key_set.purpose == "development"
-    assert key_set.link_codes.current == 1 and len(key_set.link_codes.keys[1]) == 64
+    assert key_set.link_codes.current == 1
+    assert len(key_set.link_codes.keys[1]) == 64
     assert len(key_set.blind_index) == 32
 
 
@@ -99,5 +100,6 @@ def test_the_keys_command_writes_a_private_development_key_file(tmp_path: Path) 
     assert runner.invoke(keys_app, ["generate", "--out", str(out)]).exit_code == 1
     assert runner.invoke(keys_app, ["generate", "--out", str(out), "--force"]).exit_code == 0
     rotated = runner.invoke(keys_app, ["rotate", str(out), "--section", "link_codes"])
-    assert rotated.exit_code == 0 and "now 2" in rotated.output
+    assert rotated.exit_code == 0
+    assert "now 2" in rotated.output
     assert runner.invoke(keys_app, ["rotate", str(tmp_path / "missing.json")]).exit_code == 1

@@ -155,12 +155,13 @@ def test_a_published_table_must_match_its_digest_and_version() -> None:
     assert parse_published_table("2026.1", digest, text).sha256 == digest
     with pytest.raises(LegalBasisTableError, match="sha256"):
         parse_published_table("2026.1", "0" * 64, text)
-    with pytest.raises(LegalBasisTableError, match="published as '2027.1'"):
+    with pytest.raises(LegalBasisTableError, match=r"published as '2027\.1'"):
         parse_published_table("2027.1", digest, text)
 
 
 def test_lookup_structures_are_dicts_whatever_the_table_size(table: LegalBasisTable) -> None:
-    assert isinstance(table.rows, dict) and isinstance(table.by_parties, dict)
+    assert isinstance(table.rows, dict)
+    assert isinstance(table.by_parties, dict)
     assert table.max_window_seconds == 365 * 86_400
     entitled = table.by_trigger[(EventType.RELOCATION, AgencyKind.MUNICIPALITY)]
     assert {r.id for r in entitled} == {"hi-01", "hi-03", "tx-01", "lt-02"}

@@ -88,7 +88,8 @@ def test_rotating_the_link_code_key_keeps_every_existing_code_valid() -> None:
     old_code = before.encode("mun-13101", pid)
     assert after.decode("mun-13101", old_code) == pid
     new_code = after.encode("mun-13101", pid)
-    assert new_code[0] == 2 and new_code != old_code
+    assert new_code[0] == 2
+    assert new_code != old_code
     assert after.decode("mun-13101", new_code) == pid
     assert before.decode("mun-13101", new_code) is None  # an unknown key id
 

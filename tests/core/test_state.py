@@ -1,0 +1,129 @@
+"""Hub state: small per-person records that survive a changelog round trip; budgets; pruning."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from hub.core.state import (
+    Confirmation,
+    Consent,
+    EventRecord,
+    GrantProxy,
+    HubState,
+    PersonRecord,
+    ProxyGrant,
+    RatePolicy,
+    apply,
+    budget_available,
+    prune,
+    spend_budget,
+)
+from schemas.vocabulary import EventType
+
+from .world import World
+
+agencies = st.sampled_from(["mun-13101", "mun-27100", "jps", "portal", "med-0001"])
+seconds = st.integers(1_600_000_000, 1_900_000_000)
+events = st.builds(
+    EventRecord,
+    event_id=st.binary(min_size=16, max_size=16),
+    type=st.sampled_from(list(EventType)),
+    at=seconds,
+    publisher=agencies,
+    entitled=st.lists(agencies, max_size=3).map(tuple),
+    counterpart=st.none() | agencies,
+    procedure=st.none() | st.sampled_from(["child_allowance", "public_assistance"]),
+)
+consents = st.builds(
+    Consent, st.sampled_from(["continuity_of_care"]), st.none() | agencies, st.none() | seconds
+)
+grants = st.builds(
+    ProxyGrant,
+    st.binary(min_size=16, max_size=16),
+    st.booleans(),
+    st.frozensets(st.sampled_from(["*", "welfare", "child_allowance"])),
+    seconds,
+    st.none() | seconds,
+    st.sampled_from([Confirmation.PRINCIPAL, Confirmation.UNCONFIRMED]),
+)
+records = st.builds(
+    PersonRecord,
+    holders=st.lists(agencies, unique=True, max_size=5).map(tuple),
+    events=st.lists(events, max_size=4).map(tuple),
+    consents=st.lists(consents, max_size=2).map(tuple),
+    proxies=st.lists(grants, max_size=2).map(tuple),
+    number_index=st.none() | st.binary(min_size=16, max_size=16),
+)
+
+
+@given(records)
+def test_a_person_record_survives_the_changelog_round_trip(record: PersonRecord) -> None:
+    assert PersonRecord.from_bytes(record.to_bytes()) == record
+
+
+def test_the_rate_budget_refills_with_time_and_never_beyond_capacity() -> None:
+    state = HubState(rate_policy=RatePolicy(capacity=2, per_second=1, overrides={"jps": (5, 1)}))
+    assert budget_available(state, "mun-13101", 100.0) == 2
+    spend_budget(state, "mun-13101", 100.0)
+    spend_budget(state, "mun-13101", 100.0)
+    assert budget_available(state, "mun-13101", 100.0) == 0
+    assert budget_available(state, "mun-13101", 100.5) == 0.5
+    assert budget_available(state, "mun-13101", 1000.0) == 2
+    assert budget_available(state, "jps", 0.0) == 5
+
+
+def test_a_confirmed_proxy_cannot_be_overwritten_by_the_proxy_alone() -> None:
+    state = HubState()
+    principal, proxy = bytes(16), b"\x01" * 16
+    confirmed = ProxyGrant(proxy, False, frozenset({"welfare"}), 0, None, Confirmation.PRINCIPAL)
+    apply(state, GrantProxy(principal, confirmed))
+    widened = ProxyGrant(proxy, False, frozenset({"*"}), 0, None, Confirmation.UNCONFIRMED)
+    apply(state, GrantProxy(principal, widened))
+    assert state.person(principal).proxies == (confirmed,)
+
+
+def test_pruning_forgets_old_events_expired_consents_proxies_requests_and_tokens() -> None:
+    moved_world = World()
+    moved_world.register("mun-13101", "mun-27100")
+    number = moved_world.new_number()
+    moved_world.enrol("mun-27100", number)
+    code = moved_world.enrol("mun-13101", number)
+    moved_world.relocation(code, "mun-27100", "mun-13101")
+    moved_world.consent(
+        "mun-13101", code, "continuity_of_care", expires_at=moved_world.now + timedelta(days=1)
+    )
+    moved_world.request(
+        "mun-13101",
+        code,
+        "mun-27100",
+        "hi-01",
+        ["taxable_income"],
+        moved_world.state.person(moved_world.keys.codes.decode("mun-13101", code) or b"")
+        .events[0]
+        .event_id
+        and __import__("uuid").uuid4(),
+    )
+    state = moved_world.state
+    state.used_tokens[__import__("uuid").uuid4()] = 0
+    person_id = moved_world.keys.codes.decode("mun-13101", code)
+    assert person_id is not None
+    later = moved_world.now + timedelta(days=400)
+    prune(state, later, keep_events_for=365 * 86_400, keep_processed_for=86_400)
+    record = state.person(person_id)
+    assert record.events == ()
+    assert record.consents == ()
+    assert record.holders == ("mun-27100", "mun-13101")
+    assert state.processed == {}
+    assert state.used_tokens == {}
+    unchanged = dict(state.persons)
+    prune(state, later, keep_events_for=365 * 86_400, keep_processed_for=86_400)
+    assert state.persons == unchanged
+
+
+def test_a_consent_without_expiry_stays_live() -> None:
+    assert Consent("continuity_of_care", None, None).live(
+        datetime(2099, 1, 1, tzinfo=UTC).timestamp()
+    )
