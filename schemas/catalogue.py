@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass
+from enum import Enum
 from functools import cache
 from importlib import resources
 from typing import Any
@@ -48,15 +49,37 @@ class Catalogue:
         return self.by_name[name]
 
     def conforms(self, name: str, value: object) -> bool:
-        """True when `value` is of the catalogue's Avro type for `name` (False if unknown)."""
+        """True when `value` is of the catalogue's Avro type for `name` (False if unknown).
+
+        Accepts plain Avro data and the models' values alike: an enum member must belong to the
+        catalogue's enum (not merely share a symbol), a model (HouseholdMember) counts as its
+        fields.
+        """
         parsed = self._parsed.get(name)
         if parsed is None:
             return False
-        return bool(validate(value, parsed, raise_errors=False))
+        expected = self.by_name[name].avro_type
+        if isinstance(value, Enum) and not (
+            isinstance(expected, dict)
+            and expected.get("type") == "enum"
+            and type(value).__name__ == expected.get("name")
+        ):
+            return False
+        return bool(validate(_plain(value), parsed, raise_errors=False))
 
     def any_sensitive(self, names: Iterable[str]) -> bool:
         """True when any of the named attributes needs the person's consent."""
         return any(self.by_name[n].sensitive for n in names if n in self.by_name)
+
+
+def _plain(value: object) -> object:
+    """Models (anything with pydantic's `model_dump`) as dicts, lists element-wise."""
+    if isinstance(value, list):
+        return [_plain(item) for item in value]
+    dump = getattr(value, "model_dump", None)
+    if callable(dump):
+        return dump()
+    return value
 
 
 def parse_catalogue(document: dict[str, Any]) -> Catalogue:

@@ -27,6 +27,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from io import BytesIO
+from pathlib import Path
 from typing import Any, TypeVar
 
 from fastavro import parse_schema, schemaless_reader, schemaless_writer
@@ -36,7 +37,14 @@ from pydantic import ValidationError
 
 from schemas.mapping import ATTRIBUTE_VALUE, Mappers, plain_schema
 from schemas.models import MESSAGE_MODELS, Message
-from schemas.registry import Schema, fingerprint, iter_history, load_schema_set, named_types
+from schemas.registry import (
+    HISTORY_DIR,
+    Schema,
+    fingerprint,
+    iter_history,
+    load_schema_set,
+    named_types,
+)
 
 MARKER = b"\xc3\x01"
 HEADER_LENGTH = len(MARKER) + 8
@@ -96,7 +104,8 @@ def _writer_schema(message_type: str, version: int | None, schema: Schema) -> Wr
 class Registry:
     """Known writer schemas by fingerprint: current ones eagerly, released ones on demand."""
 
-    def __init__(self) -> None:
+    def __init__(self, history_dir: Path = HISTORY_DIR) -> None:
+        self.history_dir = history_dir
         schemas = load_schema_set()
         self.mappers = Mappers(schemas)
         self.current: dict[str, WriterSchema] = {}
@@ -120,7 +129,7 @@ class Registry:
 
     def _load_history(self) -> None:
         self._history_loaded = True
-        for name, version, schema in iter_history():
+        for name, version, schema in iter_history(self.history_dir):
             fp = fingerprint(schema)
             if fp in self.by_fingerprint or name not in self.current:
                 continue
@@ -211,7 +220,9 @@ def decode_dict(data: bytes) -> tuple[str, dict[str, Any]]:
     """(message type, fastavro datum resolved to the current schema). No domain validation.
 
     Enum values are Avro symbols; AttributeValue values use fastavro's tuple notation
-    `(branch name, datum)` for named branches, as `encode_dict` accepts them.
+    `(branch name, datum)` for named branches, as `encode_dict` accepts them. An `int` or
+    `long` attribute comes back as a plain int, so re-encoding a dict lets fastavro pick the
+    narrowest branch: use the models for catalogue-exact branches.
     """
     writer = _writer_of(data)
     return writer.message_type, _read(data, writer, plain=False)
