@@ -120,14 +120,16 @@ def _problems(
     wk, rk = _kind(writer), _kind(reader)
     if wk == "union":
         for branch in writer:
-            if rk == "union":
-                if not any(not list(_problems(branch, b, w, r, path)) for b in reader):
-                    yield path, f"union branch {_describe(w.resolve(branch))} has no counterpart"
-            else:
-                yield from _problems(branch, reader, w, r, path)
+            yield from _problems(branch, reader, w, r, path)
         return
     if rk == "union":
-        if not any(not list(_problems(writer, b, w, r, path)) for b in reader):
+        if any(not list(_problems(writer, b, w, r, path)) for b in reader):
+            return
+        # Explain with the branch of the same kind and name, if there is one.
+        same = [b for b in reader if _describe(r.resolve(b)) == _describe(writer)]
+        if same:
+            yield from _problems(writer, same[0], w, r, path)
+        else:
             yield path, f"type {_describe(writer)} is not a branch of the reader's union"
         return
     if wk != rk:
