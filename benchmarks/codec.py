@@ -1,0 +1,151 @@
+"""Codec benchmark: microseconds per encode + decode of typical messages.
+
+Run with `python -m benchmarks.codec`; writes results/codec.json and prints a table. Figures:
+the model path (`schemas.codec.encode` / `decode`, which validates on decode), and baselines
+in the same run: raw fastavro `schemaless_writer` + `schemaless_reader` on a plain dict with the
+logical-typed schema (what a straightforward fastavro codec costs) and with the plain schema the
+model path uses. Each figure is the best of several repeats (least disturbed by the machine).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import timeit
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime
+from io import BytesIO
+from pathlib import Path
+from typing import Any
+
+import fastavro
+import pydantic
+
+from schemas import codec
+from schemas.models import (
+    AttributeRequest,
+    Message,
+    Metadata,
+    Outcome,
+    ProvisionRecord,
+)
+from schemas.vocabulary import Sector
+
+RESULTS = Path(__file__).resolve().parent.parent / "results" / "codec.json"
+TARGET_US = 10.0
+
+
+def typical_attribute_request() -> AttributeRequest:
+    return AttributeRequest(
+        metadata=Metadata(
+            message_id=uuid.uuid4(),
+            occurred_at=datetime.now(UTC),
+            sender="mun-13101",
+            trace_parent="00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+        ),
+        request_id=uuid.uuid4(),
+        person_code=os.urandom(48),
+        provider="mun-27100",
+        purpose="nhi_premium_assessment",
+        legal_basis_row="nhi-income-after-relocation",
+        attributes=["taxable_income", "resident_tax_amount"],
+        trigger_event_id=uuid.uuid4(),
+    )
+
+
+def typical_provision_record() -> ProvisionRecord:
+    return ProvisionRecord(
+        metadata=Metadata(message_id=uuid.uuid4(), occurred_at=datetime.now(UTC), sender="hub"),
+        record_id=uuid.uuid4(),
+        request_id=uuid.uuid4(),
+        requester="mun-13101",
+        provider="mun-27100",
+        purpose="nhi_premium_assessment",
+        sector=Sector.HEALTH_INSURANCE,
+        legal_basis_row="nhi-income-after-relocation",
+        table_version="2026.1",
+        attributes=["taxable_income", "resident_tax_amount"],
+        trigger_event_id=uuid.uuid4(),
+        subject_code=os.urandom(48),
+        outcome=Outcome.PROVIDED,
+        chain_partition=7,
+        chain_sequence=123_456,
+        previous_hash=os.urandom(32),
+        record_hash=os.urandom(32),
+    )
+
+
+def _best_us(fn: Callable[[], Any], number: int, repeat: int) -> float:
+    return min(timeit.repeat(fn, number=number, repeat=repeat)) / number * 1e6
+
+
+def measure(message: Message, number: int, repeat: int) -> dict[str, float]:
+    name = message.MESSAGE_TYPE
+    data = codec.encode(message)
+    assert codec.decode(data) == message
+    writer = codec.REGISTRY.current[name]
+    _, datum = codec.decode_dict(data)
+    plain_datum = codec.REGISTRY.mappers.to_datum[message.AVRO_NAME](message)
+
+    def raw_round_trip(schema: Any, record: dict[str, Any]) -> Any:
+        stream = BytesIO()
+        fastavro.schemaless_writer(stream, schema, record)
+        stream.seek(0)
+        return fastavro.schemaless_reader(stream, schema, None)
+
+    encode_us = _best_us(lambda: codec.encode(message), number, repeat)
+    decode_us = _best_us(lambda: codec.decode(data), number, repeat)
+    return {
+        "bytes": len(data),
+        "encode_us": round(encode_us, 2),
+        "decode_us": round(decode_us, 2),
+        "encode_plus_decode_us": round(encode_us + decode_us, 2),
+        "baseline_fastavro_logical_us": round(
+            _best_us(lambda: raw_round_trip(writer.parsed, datum), number, repeat), 2
+        ),
+        "baseline_fastavro_plain_us": round(
+            _best_us(lambda: raw_round_trip(writer.plain, plain_datum), number, repeat), 2
+        ),
+    }
+
+
+def main(number: int = 20_000, repeat: int = 5) -> dict[str, Any]:
+    figures = {
+        "AttributeRequest": measure(typical_attribute_request(), number, repeat),
+        "ProvisionRecord": measure(typical_provision_record(), number, repeat),
+    }
+    result = {
+        "benchmark": "codec",
+        "unit": "microseconds per message (best of repeats)",
+        "target_encode_plus_decode_us": TARGET_US,
+        "machine": {
+            "python": platform.python_version(),
+            "platform": platform.platform(),
+            "cpus": os.cpu_count(),
+            "fastavro": fastavro.__version__,
+            "pydantic": pydantic.VERSION,
+        },
+        "iterations": {"number": number, "repeat": repeat},
+        "results": figures,
+    }
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps(result, indent=2) + "\n", "utf-8")
+    header = (
+        f"{'message':<18}{'bytes':>6}{'encode':>9}{'decode':>9}{'enc+dec':>9}"
+        f"{'raw fastavro':>14}{'raw plain':>11}"
+    )
+    print(header)
+    for name, f in figures.items():
+        print(
+            f"{name:<18}{f['bytes']:>6}{f['encode_us']:>9.2f}{f['decode_us']:>9.2f}"
+            f"{f['encode_plus_decode_us']:>9.2f}{f['baseline_fastavro_logical_us']:>14.2f}"
+            f"{f['baseline_fastavro_plain_us']:>11.2f}"
+        )
+    print(f"(µs per message; target enc+dec <= {TARGET_US} µs; written to {RESULTS})")
+    return result
+
+
+if __name__ == "__main__":
+    main()
