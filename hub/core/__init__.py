@@ -1,2 +1,70 @@
 """The hub's decision core (issue 4): pure functions of (message, state, table, rollout, keys,
-time). No Kafka, no clock, no randomness of its own, no global mutable state, no logging."""
+time). No Kafka, no clock, no randomness of its own, no global mutable state, no logging.
+
+The Kafka shell calls what is re-exported here; everything else is internal.
+"""
+
+from hub.core.answers import CheckedAnswer, check_answer, record_answer
+from hub.core.decision import decide, decide_enrolment, enrolment_change
+from hub.core.events import EventPlan, plan_event
+from hub.core.fanout import Delivery
+from hub.core.keyring import Keyring
+from hub.core.keys import KeySet, KeySetError, load_key_set, parse_key_set
+from hub.core.legal_basis import (
+    LegalBasisTable,
+    LegalBasisTableError,
+    default_table,
+    parse_published_table,
+)
+from hub.core.outcomes import Decision, Deny, Enrolled, Route
+from hub.core.rollout import Rollout, RolloutRefused, apply_rollout_change, initial_rollout
+from hub.core.state import (
+    HubState,
+    PersonRecord,
+    apply,
+    apply_all,
+    prune,
+    record_decision,
+    register_agency,
+    set_suspension,
+)
+from hub.core.tokens import ReplyTicket, TokenRefused
+
+__all__ = [
+    "CheckedAnswer",
+    "Decision",
+    "Delivery",
+    "Deny",
+    "Enrolled",
+    "EventPlan",
+    "HubState",
+    "KeySet",
+    "KeySetError",
+    "Keyring",
+    "LegalBasisTable",
+    "LegalBasisTableError",
+    "PersonRecord",
+    "ReplyTicket",
+    "Rollout",
+    "RolloutRefused",
+    "Route",
+    "TokenRefused",
+    "apply",
+    "apply_all",
+    "apply_rollout_change",
+    "check_answer",
+    "decide",
+    "decide_enrolment",
+    "default_table",
+    "enrolment_change",
+    "initial_rollout",
+    "load_key_set",
+    "parse_key_set",
+    "parse_published_table",
+    "plan_event",
+    "prune",
+    "record_answer",
+    "record_decision",
+    "register_agency",
+    "set_suspension",
+]

@@ -50,7 +50,7 @@ def decide(
     are idempotent by id). The caller then applies `state.record_decision`.
     """
     requester = request.metadata.sender
-    previous = state.processed.get((requester, request.request_id))
+    previous = state.processed.get((requester, request.request_id.int))
     if previous is not None:
         return previous[1]
     provider = request.provider
@@ -106,8 +106,9 @@ def decide(
             R.SECTOR_NOT_LIVE,
             f"the {row.sector.value} sector is not live in the current rollout",
         ).at(row, table.version, person_id, proxy_id)
-    if not rollout.in_scope(requester, requester_kind) or not rollout.in_scope(
-        provider, provider_kind
+    scope_kinds, scope_ids = rollout.scope_kinds, rollout.scope_ids
+    if (requester_kind not in scope_kinds and requester not in scope_ids) or (
+        provider_kind not in scope_kinds and provider not in scope_ids
     ):
         return Deny(
             R.OUTSIDE_ROLLOUT,
@@ -118,7 +119,7 @@ def decide(
     #    naming this provider if it names one, within the window.
     t = now.timestamp()
     person = state.persons.get(person_id, EMPTY_PERSON)
-    event = person.event(request.trigger_event_id.bytes)
+    event = person.event(request.trigger_event_id.int.to_bytes(16))
     if event is None or requester not in event.entitled:
         return Deny(
             R.NO_TRIGGER_EVENT,
@@ -177,33 +178,33 @@ def decide(
         ).at(row, table.version, person_id, proxy_id)
 
     ticket = ReplyTicket(
-        request_id=request.request_id,
-        requester=requester,
-        provider=provider,
-        person_id=person_id,
-        proxy_person_id=proxy_id,
-        purpose=row.purpose,
-        row=row.id,
-        sector=row.sector,
-        table_version=table.version,
-        attributes=attributes,
-        trigger_event_id=request.trigger_event_id,
-        issued_at=int(t),
+        request.request_id,
+        requester,
+        provider,
+        person_id,
+        proxy_id,
+        row.purpose,
+        row.id,
+        row.sector,
+        table.version,
+        attributes,
+        request.trigger_event_id,
+        int(t),
     )
-    return Route(
-        request_id=request.request_id,
-        requester=requester,
-        provider=provider,
-        provider_code=codes.encode(provider, person_id),
-        purpose=row.purpose,
-        attributes=attributes,
-        reply_token=keys.tokens.issue(ticket),
-        row=row.id,
-        sector=row.sector,
-        table_version=table.version,
-        trigger_event_id=request.trigger_event_id,
-        person_id=person_id,
-        proxy_person_id=proxy_id,
+    return Route(  # positional, in field order: this is the hot path
+        request.request_id,
+        requester,
+        provider,
+        codes.encode(provider, person_id),
+        row.purpose,
+        attributes,
+        keys.tokens.issue(ticket),
+        row.id,
+        row.sector,
+        table.version,
+        request.trigger_event_id,
+        person_id,
+        proxy_id,
     )
 
 

@@ -33,13 +33,10 @@ class LinkCodes:
 
     def __init__(self, generations: KeyGenerations) -> None:
         self._generations = generations
-        self._ciphers: dict[tuple[str, int], AESSIV] = {}
+        self._ciphers: dict[tuple[str, int], tuple[AESSIV, list[bytes]]] = {}
 
-    @property
-    def current_key_id(self) -> int:
-        return self._generations.current
-
-    def _cipher(self, agency: str, key_id: int) -> AESSIV | None:
+    def _cipher(self, agency: str, key_id: int) -> tuple[AESSIV, list[bytes]] | None:
+        """The agency's cipher for the key id, with the associated data (the agency id)."""
         cipher = self._ciphers.get((agency, key_id))
         if cipher is None:
             master = self._generations.keys.get(key_id)
@@ -51,7 +48,7 @@ class LinkCodes:
                 salt=None,
                 info=_INFO + agency.encode(),
             ).derive(master)
-            cipher = self._ciphers[(agency, key_id)] = AESSIV(derived)
+            cipher = self._ciphers[(agency, key_id)] = (AESSIV(derived), [agency.encode()])
         return cipher
 
     def encode(self, agency: str, person_id: bytes, key_id: int | None = None) -> bytes:
@@ -59,21 +56,23 @@ class LinkCodes:
         if len(person_id) != PERSON_ID_BYTES:
             raise ValueError("a person id is 16 bytes")
         kid = self._generations.current if key_id is None else key_id
-        cipher = self._cipher(agency, kid)
+        cipher = self._ciphers.get((agency, kid)) or self._cipher(agency, kid)
         if cipher is None:
             raise ValueError(f"key id {kid} is not in the key set")
-        return bytes((kid,)) + cipher.encrypt(person_id, [agency.encode()])
+        siv, associated = cipher
+        return bytes((kid,)) + siv.encrypt(person_id, associated)
 
     def decode(self, agency: str, code: bytes) -> bytes | None:
         """The person id behind the agency's code, or None when the hub did not make this code
         for this agency (the caller turns None into UNKNOWN_CODE)."""
         if len(code) != CODE_BYTES:
             return None
-        cipher = self._cipher(agency, code[0])
+        cipher = self._ciphers.get((agency, code[0])) or self._cipher(agency, code[0])
         if cipher is None:
             return None
+        siv, associated = cipher
         try:
-            return cipher.decrypt(code[1:], [agency.encode()])
+            return siv.decrypt(code[1:], associated)
         except InvalidTag:
             return None
 

@@ -6,7 +6,7 @@ Codes, tokens and person ids are left out of the repr, so a logged outcome leaks
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 from uuid import UUID
 
 from schemas.vocabulary import DenialReason, Sector
@@ -35,23 +35,32 @@ class Deny:
         return Deny(self.reason, self.message, person_id, proxy, row.id, row.sector, table_version)
 
 
-@dataclass(frozen=True, slots=True)
-class Route:
-    """An authorised request: forward an AttributeQuery to `provider`."""
+class Route(NamedTuple):
+    """An authorised request: forward an AttributeQuery to `provider`.
+
+    A named tuple because one is built per routed request (cheaper than a frozen dataclass);
+    its repr leaves out the provider's code, the token and the person ids.
+    """
 
     request_id: UUID
     requester: str
     provider: str
-    provider_code: bytes = field(repr=False)
+    provider_code: bytes
     purpose: str
     attributes: tuple[str, ...]  # the authorised names, in the order requested
-    reply_token: bytes = field(repr=False)
+    reply_token: bytes
     row: str
     sector: Sector
     table_version: str
     trigger_event_id: UUID
-    person_id: bytes = field(repr=False)
-    proxy_person_id: bytes | None = field(repr=False)
+    person_id: bytes
+    proxy_person_id: bytes | None
+
+    def __repr__(self) -> str:
+        return (
+            f"Route(request_id={self.request_id}, requester={self.requester!r}, "
+            f"provider={self.provider!r}, row={self.row!r}, attributes={self.attributes!r})"
+        )
 
 
 @dataclass(frozen=True, slots=True)

@@ -226,7 +226,8 @@ class HubState:
     suspended: dict[str, str] = field(default_factory=dict)  # agency -> reason
     rate_policy: RatePolicy = field(default_factory=RatePolicy)
     budgets: dict[str, tuple[float, float]] = field(default_factory=dict)  # tokens, at
-    processed: dict[tuple[str, UUID], tuple[int, Decision]] = field(default_factory=dict)
+    # (requester, request id as int: hashing a UUID object calls Python code) -> (when, decision)
+    processed: dict[tuple[str, int], tuple[int, Decision]] = field(default_factory=dict)
     used_tokens: dict[UUID, int] = field(default_factory=dict)  # request id -> token expiry
 
     def person(self, person_id: bytes) -> PersonRecord:
@@ -403,7 +404,7 @@ def record_decision(
     state: HubState, requester: str, request_id: UUID, decision: Decision, now: datetime
 ) -> None:
     """After `decide`: remember the outcome for idempotency and spend the rate budget."""
-    state.processed[(requester, request_id)] = (int(now.timestamp()), decision)
+    state.processed[(requester, request_id.int)] = (int(now.timestamp()), decision)
     if isinstance(decision, Route):
         spend_budget(state, requester, now.timestamp())
 

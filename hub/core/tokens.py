@@ -14,6 +14,7 @@ from __future__ import annotations
 import struct
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import NamedTuple
 from uuid import UUID
 
 from cryptography.exceptions import InvalidTag
@@ -29,9 +30,9 @@ _UNIT = "\x1f"
 _ITEM = "\x1e"
 
 
-@dataclass(frozen=True, slots=True)
-class ReplyTicket:
-    """The content of a reply token."""
+class ReplyTicket(NamedTuple):
+    """The content of a reply token. (A named tuple: built on every routed request, and
+    cheaper to build than a frozen dataclass.)"""
 
     request_id: UUID
     requester: str
@@ -45,6 +46,9 @@ class ReplyTicket:
     attributes: tuple[str, ...]
     trigger_event_id: UUID
     issued_at: int
+
+    def __repr__(self) -> str:
+        return f"ReplyTicket(request_id={self.request_id}, row={self.row!r})"
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,9 +74,9 @@ def _pack(t: ReplyTicket) -> bytes:
     return b"".join(
         (
             _HEADER.pack(_FORMAT, t.issued_at, proxy is not None),
-            t.request_id.bytes,
+            t.request_id.int.to_bytes(16),  # == .bytes, without the property call
             t.person_id,
-            t.trigger_event_id.bytes,
+            t.trigger_event_id.int.to_bytes(16),
             proxy or b"",
             text.encode(),
         )

@@ -25,12 +25,14 @@ from .conftest import rollout_at
 def test_nothing_is_live_before_the_first_advance() -> None:
     rollout = initial_rollout()
     assert rollout.live_sectors == frozenset()
+    assert not rollout.sector_live(Sector.TAX)
     assert not rollout.in_scope("jps", AgencyKind.JPS)
 
 
 def test_the_default_plan_starts_with_tax_and_pension_in_three_pilot_cities() -> None:
     pilot = rollout_at(1)
     assert pilot.live_sectors == {Sector.TAX, Sector.PENSION}
+    assert pilot.sector_live(Sector.PENSION)
     assert all(
         pilot.in_scope(m, AgencyKind.MUNICIPALITY) for m in ("mun-13101", "mun-27100", "mun-01100")
     )
