@@ -2,17 +2,19 @@
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
-STAMP  := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | cksum | cut -d' ' -f1)
+STAMP  := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml docs/package-lock.json | cksum | cut -d' ' -f1)
 
 .PHONY: demo test lint typecheck unit bench setup clean
 
 setup: $(STAMP)
 
-$(STAMP): requirements.lock pyproject.toml
+$(STAMP): requirements.lock pyproject.toml docs/package-lock.json
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Renkei needs Python 3.11+"'
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --disable-pip-version-check -r requirements.lock
 	$(BIN)/python -m pip install -q --disable-pip-version-check --no-deps -e .
+	@# the official AsyncAPI JSON schema, to validate docs/asyncapi.json
+	npm ci --prefix docs --no-audit --no-fund --silent
 	rm -f $(VENV)/.installed-*
 	touch $@
 
