@@ -5,7 +5,13 @@ The Kafka shell calls what is re-exported here; everything else is internal.
 """
 
 from hub.core.answers import CheckedAnswer, check_answer, record_answer
-from hub.core.decision import decide, decide_enrolment, enrolment_change
+from hub.core.decision import (
+    decide,
+    decide_enrolment,
+    decide_indexed_enrolment,
+    enrolment_change,
+    kind_of,
+)
 from hub.core.events import EventPlan, plan_event
 from hub.core.fanout import Delivery
 from hub.core.keyring import Keyring
@@ -55,9 +61,11 @@ __all__ = [
     "check_answer",
     "decide",
     "decide_enrolment",
+    "decide_indexed_enrolment",
     "default_table",
     "enrolment_change",
     "initial_rollout",
+    "kind_of",
     "load_key_set",
     "parse_key_set",
     "parse_published_table",

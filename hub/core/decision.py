@@ -11,6 +11,7 @@ name agencies, rows, purposes and attribute names only.
 from __future__ import annotations
 
 from datetime import datetime
+from uuid import UUID
 
 from hub.core.keyring import Keyring
 from hub.core.legal_basis import LegalBasisTable
@@ -213,25 +214,41 @@ def decide_enrolment(
 ) -> Enrolled | Deny:
     """Map the presented number to its person (a new one, `fresh_person_id`, on first sight)
     and give the agency its code. The caller applies `enrolment_change(result)`."""
-    agency = enrolment.metadata.sender
+    number = enrolment.individual_number
+    index = keys.number_index(number) if individual_number.is_valid(number) else None
+    return decide_indexed_enrolment(
+        enrolment.request_id, enrolment.metadata.sender, index, state, keys, fresh_person_id
+    )
+
+
+def decide_indexed_enrolment(
+    request_id: UUID,
+    agency: str,
+    number_index: bytes | None,
+    state: HubState,
+    keys: Keyring,
+    fresh_person_id: bytes,
+) -> Enrolled | Deny:
+    """`decide_enrolment` once the number is reduced to its blind index (None: not a valid
+    number). The hub's shell computes the index where the message enters, so the number itself
+    never reaches a hub-internal topic."""
     if kind_of(state, agency) is None:
         return Deny(R.MALFORMED, "only an agency can enrol a person")
-    if not individual_number.is_valid(enrolment.individual_number):
+    if number_index is None:
         return Deny(R.MALFORMED, "the individual number is not 12 digits with a valid check digit")
-    index = keys.number_index(enrolment.individual_number)
-    if index in state.revoked_numbers:
+    if number_index in state.revoked_numbers:
         return Deny(
             R.NUMBER_REVOKED,
             "this individual number was replaced by a number change; enrol with the new number",
         )
-    known = state.numbers.get(index)
+    known = state.numbers.get(number_index)
     person_id = fresh_person_id if known is None else known
     return Enrolled(
-        request_id=enrolment.request_id,
+        request_id=request_id,
         agency=agency,
         person_id=person_id,
         code=keys.codes.encode(agency, person_id),
-        number_index=index,
+        number_index=number_index,
         new_person=known is None,
     )
 

@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 
 from hub.core.events import plan_event
 from hub.core.outcomes import Deny, Enrolled
+from hub.core.state import apply_all
 from schemas.models import NumberChanged
 from schemas.vocabulary import DenialReason as R
 
@@ -103,3 +104,22 @@ def test_a_number_change_keeps_every_code_and_all_history(changes: int, rng: obj
     assert after.holders == before.holders
     assert {a: w.enrol(a, number) for a in agencies} == codes
     assert len(w.state.revoked_numbers) == changes
+
+
+def test_a_number_change_given_only_the_new_numbers_blind_index_moves_the_person_there() -> None:
+    # The shell reduces the new number to its blind index where the message enters the hub,
+    # so the number itself never reaches a hub-internal topic.
+    w = World()
+    w.register("mun-13101", "jps")
+    old, new = w.new_number(), w.new_number()
+    chiyoda = w.enrol("mun-13101", old)
+    event = NumberChanged(metadata=metadata("mun-13101", w.now), person_code=chiyoda)
+    plan = plan_event(
+        event, w.state, w.table, w.rollout, w.keys, new_number_index=w.keys.number_index(new)
+    )
+    assert not isinstance(plan, Deny)
+    apply_all(w.state, plan.changes)
+    assert isinstance(w.try_enrol("jps", old), Deny)
+    moved = w.try_enrol("jps", new)
+    assert isinstance(moved, Enrolled)
+    assert moved.person_id == w.keys.codes.decode("mun-13101", chiyoda)
