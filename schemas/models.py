@@ -440,6 +440,7 @@ class NoticeAcknowledged(Message):
 
     notice_id: UUID
     delivered_at: Timestamp
+    notice_sender: AgencyId | None = None
 
 
 class DeadLetter(Message):
