@@ -79,6 +79,25 @@ def kafka_bootstrap(kafka_broker: BrokerInfo) -> str:
     return kafka_broker.bootstrap
 
 
+@pytest.fixture(scope="module")
+def isolated_kafka(kafka_broker: BrokerInfo) -> Iterator[str]:
+    """A broker of this module's own, for tests of the hub, whose topic names are fixed by the
+    contract (renkei.control, agency.<id>.in …) and whose state must not leak between modules.
+    With KAFKA_BOOTSTRAP_SERVERS set there is only that broker, and it is shared."""
+    if kafka_broker.origin != "local jars":
+        yield kafka_broker.bootstrap
+        return
+    cluster = KafkaCluster(1)
+    try:
+        cluster.start()
+    except BrokerError as exc:
+        pytest.fail(f"no Kafka broker for integration tests: {exc}", pytrace=False)
+    try:
+        yield cluster.bootstrap
+    finally:
+        cluster.stop()
+
+
 @pytest.fixture
 def topic_name(request: pytest.FixtureRequest) -> str:
     """A topic name unique to this test (and this run)."""

@@ -1,0 +1,360 @@
+"""`renkei hub …`: run a hub replica and operate it (onboarding, rollout, suspensions,
+dead letters, audit, lag)."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.structs import TopicPartition
+from rich.console import Console
+from rich.table import Table
+
+from hub.audit import ChainReport, verify_partition
+from hub.control import operator_metadata, publish_control
+from hub.core import Keyring, KeySetError, load_key_set
+from hub.core.legal_basis import LegalBasisTableError, parse_table
+from hub.deadletters import DeadLetter
+from hub.service import INGRESS_GROUP, ROUTER_GROUP, Hub, HubConfig
+from hub.topics import DEAD_LETTERS, PERSONS, PROVISION_RECORDS, TopicLayout, ensure_topics
+from renkei import logs
+from schemas.models import (
+    AgencyRegistered,
+    AgencySuspension,
+    LegalBasisTablePublished,
+    RolloutChange,
+    RolloutOperation,
+)
+from schemas.vocabulary import EventType, InvalidAgencyId, Sector, agency_kind
+
+hub_app = typer.Typer(help="Run and operate the hub.", no_args_is_help=True)
+dlq_app = typer.Typer(help="Dead letters: list and replay.", no_args_is_help=True)
+audit_app = typer.Typer(help="Provision records: verify the hash chains.", no_args_is_help=True)
+rollout_app = typer.Typer(help="Advance, roll back, pause or resume the rollout.",
+                          no_args_is_help=True)  # fmt: skip
+hub_app.add_typer(dlq_app, name="dlq")
+hub_app.add_typer(audit_app, name="audit")
+hub_app.add_typer(rollout_app, name="rollout")
+console = Console()
+
+Bootstrap = Annotated[
+    str, typer.Option(envvar="KAFKA_BOOTSTRAP_SERVERS", help="Kafka bootstrap servers.")
+]
+Operator = Annotated[str, typer.Option(help="Operator id recorded as sender (op-<name>).")]
+T = TypeVar("T")
+
+
+def _run(coro: Awaitable[T]) -> T:
+    return asyncio.run(coro)  # type: ignore[arg-type]
+
+
+def _keys() -> Keyring:
+    try:
+        return Keyring.from_key_set(load_key_set())
+    except KeySetError as exc:
+        console.print(f"[red]Key set:[/red] {exc}")
+        console.print("Generate a development key set with `renkei keys generate --out FILE` "
+                      "and set RENKEI_KEYS_FILE=FILE.")  # fmt: skip
+        raise typer.Exit(2) from exc
+
+
+@hub_app.command("run")
+def run(
+    bootstrap: Bootstrap = "127.0.0.1:9092",
+    partitions: Annotated[int, typer.Option(help="Partitions of the hub topics.")] = 6,
+    replication: int = 1,
+    batch_max: Annotated[int, typer.Option(help="Most records per transaction.")] = 500,
+    linger_ms: Annotated[int, typer.Option(help="Longest wait to fill a batch.")] = 20,
+    http_port: Annotated[int | None, typer.Option(help="Health and metrics port.")] = None,
+) -> None:
+    """Run one hub replica until SIGTERM (graceful: commits the open transactions)."""
+    logs.configure()
+    config = HubConfig(
+        bootstrap, TopicLayout(partitions, replication=replication), batch_max, linger_ms,
+        http_port,
+    )  # fmt: skip
+    hub = Hub(config, _keys())
+
+    async def main() -> None:
+        hub.install_signal_handlers()
+        await hub.run()
+
+    asyncio.run(main())
+
+
+@hub_app.command("init")
+def init(
+    bootstrap: Bootstrap = "127.0.0.1:9092", partitions: int = 6, replication: int = 1
+) -> None:
+    """Create the hub's own topics (idempotent)."""
+    created = _run(
+        ensure_topics(bootstrap, TopicLayout(partitions, replication=replication).hub_topics())
+    )
+    console.print(f"created: {', '.join(created) or 'nothing (all present)'}")
+
+
+@hub_app.command("onboard")
+def onboard(
+    agency: Annotated[str, typer.Argument(help="Agency id, e.g. mun-13101, jps, med-0001.")],
+    bootstrap: Bootstrap = "127.0.0.1:9092",
+    subscribe: Annotated[
+        list[str] | None, typer.Option(help="Event types the agency subscribes to.")
+    ] = None,
+    key_id: str = "1",
+    partitions: int = 3,
+    replication: int = 1,
+    operator: Operator = "op-onboarding",
+) -> None:
+    """Create an agency's two topics and register it (kind, key id, subscriptions)."""
+    try:
+        kind = agency_kind(agency)
+        subscriptions = [EventType(s).value for s in subscribe or []]
+    except (InvalidAgencyId, ValueError) as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from exc
+    layout = TopicLayout(agency_partitions=partitions, replication=replication)
+
+    async def go() -> list[str]:
+        created = await ensure_topics(bootstrap, layout.agency_topics(agency))
+        await publish_control(
+            bootstrap,
+            AgencyRegistered(
+                metadata=operator_metadata(operator), agency=agency, kind=kind, key_id=key_id,
+                subscriptions=subscriptions,
+            ),
+        )  # fmt: skip
+        return created
+
+    created = _run(go())
+    console.print(f"{agency} onboarded as {kind.value}; topics created: {len(created)}")
+
+
+def _rollout(bootstrap: str, operator: str, op: RolloutOperation, **kw: Any) -> None:
+    _run(publish_control(bootstrap, RolloutChange(
+        metadata=operator_metadata(operator), operation=op, **kw)))  # fmt: skip
+    console.print(f"rollout: {op.value} {kw.get('sector') or ''}published on the control channel")
+
+
+@rollout_app.command("advance")
+def rollout_advance(
+    bootstrap: Bootstrap = "127.0.0.1:9092", operator: Operator = "op-rollout"
+) -> None:
+    """Switch on the next phase of the rollout plan."""
+    _rollout(bootstrap, operator, RolloutOperation.ADVANCE)
+
+
+@rollout_app.command("rollback")
+def rollout_rollback(
+    bootstrap: Bootstrap = "127.0.0.1:9092", operator: Operator = "op-rollout"
+) -> None:
+    """Return to the previous phase."""
+    _rollout(bootstrap, operator, RolloutOperation.ROLL_BACK)
+
+
+@rollout_app.command("pause")
+def rollout_pause(
+    sector: Sector, bootstrap: Bootstrap = "127.0.0.1:9092", operator: Operator = "op-rollout"
+) -> None:
+    """Pause one sector (its requests are denied SECTOR_NOT_LIVE until resumed)."""
+    _rollout(bootstrap, operator, RolloutOperation.PAUSE_SECTOR, sector=sector)
+
+
+@rollout_app.command("resume")
+def rollout_resume(
+    sector: Sector, bootstrap: Bootstrap = "127.0.0.1:9092", operator: Operator = "op-rollout"
+) -> None:
+    """Resume a paused sector."""
+    _rollout(bootstrap, operator, RolloutOperation.RESUME_SECTOR, sector=sector)
+
+
+@hub_app.command("publish-table")
+def publish_table(
+    path: Path, bootstrap: Bootstrap = "127.0.0.1:9092", operator: Operator = "op-legal"
+) -> None:
+    """Validate a legal-basis table file and publish it as the version in force."""
+    text = path.read_text("utf-8")
+    try:
+        table = parse_table(text)
+    except LegalBasisTableError as exc:
+        console.print(f"[red]Refused:[/red] {exc}")
+        raise typer.Exit(1) from exc
+    _run(publish_control(bootstrap, LegalBasisTablePublished(
+        metadata=operator_metadata(operator), version=table.version,
+        sha256=hashlib.sha256(text.encode()).hexdigest(), table_json=text)))  # fmt: skip
+    console.print(f"legal-basis table {table.version} published ({len(table.rows)} rows)")
+
+
+@hub_app.command("suspend")
+def suspend(
+    agency: str, reason: str, bootstrap: Bootstrap = "127.0.0.1:9092", operator: Operator = "ppc"
+) -> None:
+    """The oversight body suspends an agency: its requests are denied AGENCY_SUSPENDED."""
+    _suspension(bootstrap, operator, agency, suspended=True, reason=reason)
+    console.print(f"{agency} suspended")
+
+
+@hub_app.command("reinstate")
+def reinstate(
+    agency: str, reason: str = "reinstated", bootstrap: Bootstrap = "127.0.0.1:9092",
+    operator: Operator = "ppc",
+) -> None:  # fmt: skip
+    """Lift a suspension."""
+    _suspension(bootstrap, operator, agency, suspended=False, reason=reason)
+    console.print(f"{agency} reinstated")
+
+
+def _suspension(
+    bootstrap: str, operator: str, agency: str, *, suspended: bool, reason: str
+) -> None:
+    message = AgencySuspension(
+        metadata=operator_metadata(operator), agency=agency, suspended=suspended, reason=reason
+    )
+    _run(publish_control(bootstrap, message))
+
+
+async def read_topic(
+    bootstrap: str, topic: str, handle: Callable[[int, int, bytes | None, Any], None]
+) -> None:
+    """Read every committed record of `topic` (all partitions) once, in offset order."""
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap, enable_auto_commit=False,
+        isolation_level="read_committed", group_id=None,
+    )  # fmt: skip
+    await consumer.start()
+    try:
+        parts = consumer.partitions_for_topic(topic) or set()
+        if not parts:
+            await consumer._client.force_metadata_update()
+            parts = consumer.partitions_for_topic(topic) or set()
+        tps = [TopicPartition(topic, p) for p in sorted(parts)]
+        if not tps:
+            return
+        consumer.assign(tps)
+        await consumer.seek_to_beginning(*tps)
+        ends = await consumer.end_offsets(tps)
+        for tp in tps:
+            while await consumer.position(tp) < ends[tp]:
+                batch = await consumer.getmany(tp, timeout_ms=500, max_records=5_000)
+                for r in batch.get(tp, []):
+                    handle(tp.partition, r.offset, r.value, r)
+    finally:
+        await consumer.stop()
+
+
+async def verify_chains(bootstrap: str) -> ChainReport:
+    by_partition: dict[int, list[tuple[int, bytes]]] = {}
+
+    def collect(partition: int, offset: int, value: bytes | None, _r: Any) -> None:
+        by_partition.setdefault(partition, []).append((offset, value or b""))
+
+    await read_topic(bootstrap, PROVISION_RECORDS, collect)
+    report = ChainReport()
+    for partition in sorted(by_partition):
+        verify_partition(partition, by_partition[partition], report)
+    return report
+
+
+@audit_app.command("verify")
+def audit_verify(bootstrap: Bootstrap = "127.0.0.1:9092") -> None:
+    """Recompute every partition's hash chain; report the first break (exit 1) or intact."""
+    report = _run(verify_chains(bootstrap))
+    if report.first_break is None:
+        console.print(f"intact: {report.records} provision records in "
+                      f"{report.partitions} chains")  # fmt: skip
+        return
+    b = report.first_break
+    console.print(f"[red]BROKEN[/red] partition {b.partition}, offset {b.offset}, "
+                  f"sequence {b.sequence}: {b.what}")  # fmt: skip
+    raise typer.Exit(1)
+
+
+async def read_dead_letters(bootstrap: str) -> list[DeadLetter]:
+    letters: list[DeadLetter] = []
+    await read_topic(bootstrap, DEAD_LETTERS,
+                     lambda _p, _o, _v, r: letters.append(DeadLetter.from_record(r)))  # fmt: skip
+    return letters
+
+
+@dlq_app.command("list")
+def dlq_list(bootstrap: Bootstrap = "127.0.0.1:9092", as_json: bool = False) -> None:
+    """Every dead letter: offset, reason, where it came from, size (never its content)."""
+    letters = _run(read_dead_letters(bootstrap))
+    if as_json:
+        print(json.dumps([{"offset": d.offset, "reason": d.reason, "detail": d.detail,
+                           "source": f"{d.source_topic}/{d.source_partition}/{d.source_offset}",
+                           "at": d.at, "bytes": len(d.value)} for d in letters]))  # fmt: skip
+        return
+    table = Table("offset", "reason", "source", "at", "bytes", "detail")
+    for d in letters:
+        table.add_row(str(d.offset), d.reason, f"{d.source_topic}/{d.source_partition}/"
+                      f"{d.source_offset}", d.at, str(len(d.value)), d.detail)  # fmt: skip
+    console.print(table)
+
+
+@dlq_app.command("replay")
+def dlq_replay(
+    offsets: Annotated[list[int], typer.Argument(help="Dead-letter offsets to replay.")],
+    bootstrap: Bootstrap = "127.0.0.1:9092",
+) -> None:
+    """Re-send the original bytes of selected dead letters to their source topic (after the
+    cause was fixed, e.g. a schema the hub did not know yet)."""
+    letters = {d.offset: d for d in _run(read_dead_letters(bootstrap))}
+    missing = [o for o in offsets if o not in letters]
+    if missing:
+        console.print(f"[red]No dead letter at offset(s) {missing}[/red]")
+        raise typer.Exit(2)
+
+    async def go() -> None:
+        producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all",
+                                    enable_idempotence=True)  # fmt: skip
+        await producer.start()
+        try:
+            for o in offsets:
+                d = letters[o]
+                await producer.send_and_wait(d.source_topic, d.value, key=d.key)
+        finally:
+            await producer.stop()
+
+    _run(go())
+    console.print(f"replayed {len(offsets)} dead letter(s)")
+
+
+@hub_app.command("lag")
+def lag(bootstrap: Bootstrap = "127.0.0.1:9092") -> None:
+    """Committed records not yet processed, per stage and partition."""
+
+    async def go() -> list[tuple[str, str, int, int, int]]:
+        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+        consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None,
+                                    isolation_level="read_committed")  # fmt: skip
+        await admin.start()
+        await consumer.start()
+        rows = []
+        try:
+            for stage, group in (("ingress", INGRESS_GROUP), ("router", ROUTER_GROUP)):
+                committed = await admin.list_consumer_group_offsets(group)
+                if not committed:
+                    continue
+                ends = await consumer.end_offsets(list(committed))
+                for tp, meta in sorted(committed.items()):
+                    rows.append((stage, tp.topic, tp.partition, meta.offset,
+                                 max(0, ends[tp] - meta.offset)))  # fmt: skip
+        finally:
+            await consumer.stop()
+            await admin.close()
+        return rows
+
+    table = Table("stage", "topic", "partition", "committed", "lag")
+    for stage, topic, partition, committed, behind in _run(go()):
+        table.add_row(stage, topic, str(partition), str(committed), str(behind))
+    console.print(table)
+
+
+__all__ = ["PERSONS", "hub_app"]

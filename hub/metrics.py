@@ -1,0 +1,33 @@
+"""Prometheus metrics of the hub. Labels are stage names, reasons and agency ids: never a
+person, a code or a value."""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Gauge, Histogram
+
+RECORDS_IN = Counter("renkei_records_in_total", "Records consumed and committed", ["stage"])
+RECORDS_OUT = Counter("renkei_records_out_total", "Records produced and committed", ["stage"])
+TRANSACTIONS = Counter(
+    "renkei_transactions_total", "Stage transactions by result", ["stage", "result"]
+)
+COMMIT_SECONDS = Histogram(
+    "renkei_transaction_commit_seconds",
+    "Time from begin to committed for one stage transaction",
+    ["stage"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
+)
+ASSIGNED_PARTITIONS = Gauge(
+    "renkei_assigned_partitions", "Input partitions this replica owns", ["stage"]
+)
+CONSUMER_LAG = Gauge(
+    "renkei_consumer_lag", "Committed records not yet processed", ["stage", "partition"]
+)
+OUTCOMES = Counter(
+    "renkei_outcomes_total",
+    "Request outcomes: routed, provided, or denied with a reason",
+    ["outcome", "reason"],
+)
+DEAD_LETTERS = Counter("renkei_dead_letters_total", "Messages dead-lettered by reason", ["reason"])
+DUPLICATES = Counter(
+    "renkei_duplicate_requests_total", "Requests whose id was already decided (not re-executed)"
+)

@@ -1,0 +1,143 @@
+"""One hub replica: control reader, ingress and router stages, health and metrics over HTTP.
+
+Run as many replicas as there are partitions to share: each stage is a consumer group, so
+replicas split the partitions between them and take over those of a replica that stops.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+from dataclasses import dataclass, field
+from typing import Any
+
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from hub import metrics
+from hub.control import ControlReader, ControlState
+from hub.core import Keyring
+from hub.core.state import RatePolicy
+from hub.ingress import Ingress
+from hub.router import Router
+from hub.stage import Stage, StageConfig
+from hub.topics import OUT_PATTERN, PERSONS, TopicLayout, ensure_topics
+from renkei.logs import get_logger
+
+log = get_logger("hub.service")
+
+INGRESS_GROUP = "renkei-hub-ingress"
+ROUTER_GROUP = "renkei-hub-router"
+
+
+@dataclass
+class HubConfig:
+    bootstrap: str
+    layout: TopicLayout = field(default_factory=TopicLayout)
+    batch_max: int = 500
+    linger_ms: int = 20
+    http_port: int | None = None  # /healthz, /readyz, /metrics; None: no HTTP server
+    rate_policy: RatePolicy = field(default_factory=lambda: RatePolicy(10_000.0, 2_000.0))
+
+
+class Hub:
+    def __init__(self, config: HubConfig, keys: Keyring) -> None:
+        self.config = config
+        self.control = ControlState(rate_policy=config.rate_policy)
+        self.control_reader = ControlReader(config.bootstrap, self.control)
+
+        def stage(name: str, group: str, **subscription: Any) -> StageConfig:
+            return StageConfig(
+                name=name,
+                bootstrap=config.bootstrap,
+                group_id=group,
+                batch_max=config.batch_max,
+                linger_ms=config.linger_ms,
+                **subscription,
+            )
+
+        self.ingress = Stage(stage("ingress", INGRESS_GROUP, pattern=OUT_PATTERN), Ingress(keys))
+        self.router = Stage(
+            stage("router", ROUTER_GROUP, topics=[PERSONS]),
+            Router(config.bootstrap, keys, self.control),
+        )
+        self._http: asyncio.Server | None = None
+        self.started = asyncio.Event()
+
+    @property
+    def ready(self) -> bool:
+        return (
+            self.control_reader.caught_up.is_set()
+            and self.ingress.ready.is_set()
+            and self.router.ready.is_set()
+        )
+
+    async def run(self) -> None:
+        """Run until `stop()` (or SIGTERM/SIGINT when installed by the CLI)."""
+        await ensure_topics(self.config.bootstrap, self.config.layout.hub_topics())
+        await self.control_reader.start()
+        if self.config.http_port is not None:
+            self._http = await asyncio.start_server(
+                self._serve_http, "127.0.0.1", self.config.http_port
+            )
+        self.started.set()
+        log.info("hub started", table=self.control.table.version,
+                 phase=self.control.rollout.phase)  # fmt: skip
+        try:
+            await asyncio.gather(self.ingress.run(), self.router.run(), self._watch_lag())
+        finally:
+            await self.control_reader.stop()
+            if self._http is not None:
+                self._http.close()
+                await self._http.wait_closed()
+            log.info("hub stopped")
+
+    def stop(self) -> None:
+        """Graceful: stop fetching, finish and commit the open transactions, leave the groups."""
+        self.ingress.stop()
+        self.router.stop()
+
+    def install_signal_handlers(self) -> None:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, self.stop)
+
+    async def _watch_lag(self) -> None:
+        while not (self.ingress._stopping.is_set() and self.router._stopping.is_set()):
+            for stage in (self.ingress, self.router):
+                with contextlib.suppress(Exception):
+                    for tp, lag in (await stage.lag()).items():
+                        metrics.CONSUMER_LAG.labels(
+                            stage.config.name, f"{tp.topic}/{tp.partition}"
+                        ).set(lag)
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._both_stopping(), timeout=5)
+
+    async def _both_stopping(self) -> None:
+        await self.ingress._stopping.wait()
+        await self.router._stopping.wait()
+
+    async def _serve_http(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            request_line = await asyncio.wait_for(reader.readline(), timeout=5)
+            path = request_line.decode("latin-1").split(" ")[1] if request_line else "/"
+            if path == "/metrics":
+                status, body, ctype = "200 OK", generate_latest(), CONTENT_TYPE_LATEST
+            elif path == "/healthz":
+                status, body, ctype = "200 OK", b"ok\n", "text/plain"
+            elif path == "/readyz":
+                ok = self.ready
+                status = "200 OK" if ok else "503 Service Unavailable"
+                body, ctype = (b"ready\n" if ok else b"not ready\n"), "text/plain"
+            else:
+                status, body, ctype = "404 Not Found", b"not found\n", "text/plain"
+            writer.write(
+                f"HTTP/1.1 {status}\r\nContent-Type: {ctype}\r\nContent-Length: {len(body)}\r\n"
+                "Connection: close\r\n\r\n".encode()
+                + body
+            )
+            await writer.drain()
+        except (TimeoutError, IndexError, ConnectionError):
+            pass
+        finally:
+            writer.close()

@@ -1,0 +1,244 @@
+"""An exactly-once stage: consume a batch, process it, produce and commit in one transaction.
+
+aiokafka cannot send consumer-group metadata with its offsets (no KIP-447), so the broker cannot
+fence a stale group member by generation. As Kafka Streams did before KIP-447, each *input
+partition* gets its own transactional producer whose transactional id names that partition. It
+is created when the partition is assigned — `init_transactions` bumps the epoch, fencing the
+previous owner and resolving its open transaction — and closed when the partition is revoked.
+A zombie that still believes it owns the partition can then no longer commit anything.
+
+Any failure inside a transaction (including a commit or abort that times out, whose outcome is
+unknown) discards that producer, drops the partition's in-memory state and re-initialises the
+partition: new producer, state rebuilt by the processor, position reset to the committed offset.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener
+from aiokafka.structs import ConsumerRecord, TopicPartition
+
+from hub import metrics
+from renkei.logs import get_logger
+
+log = get_logger("hub.stage")
+
+
+@dataclass(frozen=True, slots=True)
+class Output:
+    """One record a stage produces inside the transaction of its input batch."""
+
+    topic: str
+    value: bytes | None
+    key: bytes | None = None
+    partition: int | None = None
+    headers: tuple[tuple[str, bytes], ...] = ()
+
+
+class Processor(Protocol):
+    """What a stage does with its input. `process` must not do I/O; it returns outputs."""
+
+    async def prepare(self, partition: TopicPartition) -> None:
+        """Build the partition's state (e.g. from a changelog) before it is processed."""
+
+    def drop(self, partition: TopicPartition) -> None:
+        """Forget the partition's in-memory state (revoked, or its transaction failed)."""
+
+    def process(
+        self, partition: TopicPartition, records: Sequence[ConsumerRecord[bytes, bytes]]
+    ) -> list[Output]:
+        """Decide what to produce for a batch; may update in-memory state."""
+
+
+@dataclass
+class StageConfig:
+    name: str
+    bootstrap: str
+    group_id: str
+    topics: Sequence[str] = ()
+    pattern: str | None = None
+    batch_max: int = 500
+    linger_ms: int = 50
+    transaction_timeout_ms: int = 30_000
+    commit_timeout_s: float = 30.0
+    producer_options: dict[str, Any] = field(default_factory=dict)
+    consumer_options: dict[str, Any] = field(default_factory=dict)
+
+
+class TransactionFailed(RuntimeError):
+    """A stage transaction did not commit (infrastructure); the partition is re-initialised."""
+
+
+class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
+    def __init__(self, stage: Stage) -> None:
+        self._stage = stage
+
+    async def on_partitions_revoked(self, revoked: Iterable[TopicPartition]) -> None:
+        await self._stage._revoke(list(revoked))
+
+    async def on_partitions_assigned(self, assigned: Iterable[TopicPartition]) -> None:
+        await self._stage._assign(list(assigned))
+
+
+class Stage:
+    """Runs a Processor over a consumer group with per-partition transactional producers."""
+
+    def __init__(self, config: StageConfig, processor: Processor) -> None:
+        self.config = config
+        self.processor = processor
+        self._producers: dict[TopicPartition, AIOKafkaProducer] = {}
+        # Held for the whole of a partition's transaction, so a revocation waits for it.
+        self._locks: dict[TopicPartition, asyncio.Lock] = {}
+        self._consumer: AIOKafkaConsumer | None = None
+        self._stopping = asyncio.Event()
+        self.ready = asyncio.Event()
+
+    def _transactional_id(self, tp: TopicPartition) -> str:
+        return f"{self.config.group_id}.{tp.topic}.{tp.partition}"
+
+    async def _new_producer(self, tp: TopicPartition) -> AIOKafkaProducer:
+        producer = AIOKafkaProducer(
+            bootstrap_servers=self.config.bootstrap,
+            transactional_id=self._transactional_id(tp),
+            transaction_timeout_ms=self.config.transaction_timeout_ms,
+            linger_ms=5,
+            max_batch_size=256 * 1024,
+            **self.config.producer_options,
+        )
+        await producer.start()  # init_transactions: fences the previous owner
+        return producer
+
+    async def _close_producer(self, tp: TopicPartition) -> None:
+        producer = self._producers.pop(tp, None)
+        if producer is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(producer.stop(), timeout=10)
+
+    async def _assign(self, partitions: list[TopicPartition]) -> None:
+        for tp in partitions:
+            if tp in self._producers:
+                continue
+            self._producers[tp] = await self._new_producer(tp)
+            await self.processor.prepare(tp)
+        metrics.ASSIGNED_PARTITIONS.labels(self.config.name).set(len(self._producers))
+        log.info("partitions assigned", stage=self.config.name, count=len(partitions))
+        self.ready.set()
+
+    def _lock(self, tp: TopicPartition) -> asyncio.Lock:
+        return self._locks.setdefault(tp, asyncio.Lock())
+
+    async def _revoke(self, partitions: list[TopicPartition]) -> None:
+        for tp in partitions:
+            async with self._lock(tp):
+                await self._close_producer(tp)
+                self.processor.drop(tp)
+        metrics.ASSIGNED_PARTITIONS.labels(self.config.name).set(len(self._producers))
+        log.info("partitions revoked", stage=self.config.name, count=len(partitions))
+
+    async def _reinitialise(self, tp: TopicPartition) -> None:
+        """After a failed transaction: fresh producer, rebuilt state, committed position."""
+        consumer = self._consumer
+        assert consumer is not None
+        await self._close_producer(tp)
+        self.processor.drop(tp)
+        if tp not in consumer.assignment():
+            return
+        self._producers[tp] = await self._new_producer(tp)
+        await self.processor.prepare(tp)
+        committed = await consumer.committed(tp)
+        if committed is None:
+            await consumer.seek_to_beginning(tp)
+        else:
+            consumer.seek(tp, committed)
+
+    async def _transact(
+        self, tp: TopicPartition, records: Sequence[ConsumerRecord[bytes, bytes]]
+    ) -> None:
+        async with self._lock(tp):
+            await self._transact_locked(tp, records)
+
+    async def _transact_locked(
+        self, tp: TopicPartition, records: Sequence[ConsumerRecord[bytes, bytes]]
+    ) -> None:
+        producer = self._producers.get(tp)
+        if producer is None:  # revoked between fetch and now
+            return
+        outputs = self.processor.process(tp, records)
+        began = time.perf_counter()
+        try:
+            await producer.begin_transaction()
+            futures = [
+                await producer.send(
+                    o.topic, o.value, key=o.key, partition=o.partition, headers=list(o.headers)
+                )
+                for o in outputs
+            ]
+            await asyncio.wait_for(asyncio.gather(*futures), self.config.commit_timeout_s)
+            await producer.send_offsets_to_transaction(
+                {tp: records[-1].offset + 1}, self.config.group_id
+            )
+            await asyncio.wait_for(producer.commit_transaction(), self.config.commit_timeout_s)
+        except Exception as exc:
+            metrics.TRANSACTIONS.labels(self.config.name, "failed").inc()
+            log.warning(
+                "transaction failed; partition re-initialised",
+                stage=self.config.name,
+                partition=tp.partition,
+                error=type(exc).__name__,
+            )
+            await self._reinitialise(tp)
+            return
+        metrics.TRANSACTIONS.labels(self.config.name, "committed").inc()
+        metrics.COMMIT_SECONDS.labels(self.config.name).observe(time.perf_counter() - began)
+        metrics.RECORDS_IN.labels(self.config.name).inc(len(records))
+        metrics.RECORDS_OUT.labels(self.config.name).inc(len(outputs))
+
+    async def run(self) -> None:
+        """Consume until `stop()`; then finish the open transactions and leave the group."""
+        cfg = self.config
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=cfg.bootstrap,
+            group_id=cfg.group_id,
+            enable_auto_commit=False,
+            isolation_level="read_committed",
+            auto_offset_reset="earliest",
+            metadata_max_age_ms=5_000,  # a newly onboarded agency's topic is seen quickly
+            **cfg.consumer_options,
+        )
+        self._consumer = consumer
+        listener = _Rebalance(self)
+        if cfg.pattern:
+            consumer.subscribe(pattern=cfg.pattern, listener=listener)
+        else:
+            consumer.subscribe(list(cfg.topics), listener=listener)
+        await consumer.start()
+        try:
+            while not self._stopping.is_set():
+                batch = await consumer.getmany(timeout_ms=cfg.linger_ms, max_records=cfg.batch_max)
+                if not batch:
+                    continue
+                await asyncio.gather(*(self._transact(tp, recs) for tp, recs in batch.items()))
+        finally:
+            for tp in list(self._producers):
+                await self._close_producer(tp)
+                self.processor.drop(tp)
+            await consumer.stop()  # leaves the group
+            self._consumer = None
+
+    def stop(self) -> None:
+        self._stopping.set()
+
+    async def lag(self) -> dict[TopicPartition, int]:
+        """Records behind the end of each assigned partition (committed records only)."""
+        consumer = self._consumer
+        if consumer is None:
+            return {}
+        assigned = list(consumer.assignment())
+        ends = await consumer.end_offsets(assigned)
+        return {tp: max(0, ends[tp] - await consumer.position(tp)) for tp in assigned}

@@ -1,0 +1,85 @@
+"""Topic names (DOMAIN.md §4) and their idempotent creation.
+
+The topic authenticates the sender: with per-agency ACLs only agency X can write
+`agency.X.out`, and only the hub writes `agency.X.in`. Adding an agency is creating its two
+topics (and ACLs) and registering it on the control topic — no code change.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+from dataclasses import dataclass
+
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import TopicAlreadyExistsError
+
+from schemas.topics import CONTROL, DEAD_LETTERS, PROVISION_RECORDS, inbound, outbound
+from schemas.vocabulary import AGENCY_ID_PATTERN
+
+__all__ = [
+    "CONTROL",
+    "DEAD_LETTERS",
+    "PERSONS",
+    "PROVISION_RECORDS",
+    "STATE",
+    "inbound",
+    "outbound",
+    "owner_of",
+]
+
+PERSONS = "renkei.hub.persons"  # hub-internal: every message re-keyed by person
+STATE = "renkei.hub.state"  # hub-internal: compacted changelog of per-person state
+
+OUT_PATTERN = r"agency\..+\.out"
+_AGENCY_TOPIC = re.compile(r"agency\.(?P<agency>[^.]+)\.(?P<direction>in|out)")
+_AGENCY_ID = re.compile(AGENCY_ID_PATTERN)
+
+FOREVER = "-1"
+
+
+def owner_of(topic: str) -> str | None:
+    """The agency whose `agency.<id>.out` this is; None for any other topic or a bad id."""
+    m = _AGENCY_TOPIC.fullmatch(topic)
+    if m is None or m["direction"] != "out" or not _AGENCY_ID.match(m["agency"]):
+        return None
+    return m["agency"]
+
+
+@dataclass(frozen=True)
+class TopicLayout:
+    """How many partitions and replicas the hub's topics get (grow by adding partitions)."""
+
+    hub_partitions: int = 6
+    agency_partitions: int = 3
+    replication: int = 1
+
+    def hub_topics(self) -> list[NewTopic]:
+        n, r = self.hub_partitions, self.replication
+        return [
+            NewTopic(PERSONS, n, r),
+            NewTopic(STATE, n, r, topic_configs={"cleanup.policy": "compact"}),
+            NewTopic(CONTROL, 1, r, topic_configs={"retention.ms": FOREVER}),
+            NewTopic(PROVISION_RECORDS, n, r, topic_configs={"retention.ms": FOREVER}),
+            NewTopic(DEAD_LETTERS, 1, r, topic_configs={"retention.ms": FOREVER}),
+        ]
+
+    def agency_topics(self, agency: str) -> list[NewTopic]:
+        p, r = self.agency_partitions, self.replication
+        return [NewTopic(outbound(agency), p, r), NewTopic(inbound(agency), p, r)]
+
+
+async def ensure_topics(bootstrap: str, topics: list[NewTopic]) -> list[str]:
+    """Create the topics that do not exist yet; return the names created (idempotent)."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        missing = [t for t in topics if t.name not in existing]
+        if missing:
+            # another replica or operator may have created one meanwhile
+            with contextlib.suppress(TopicAlreadyExistsError):
+                await admin.create_topics(missing)
+        return [t.name for t in missing]
+    finally:
+        await admin.close()

@@ -1,0 +1,212 @@
+"""Test agencies on raw aiokafka and a hub running in the test's event loop.
+
+Deliberately not the agency SDK: the hub's tests must not depend on the code they would be
+used to check. Everything goes through the real broker.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import uuid
+from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any, TypeVar
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.structs import TopicPartition
+
+from hub.control import operator_metadata, publish_control
+from hub.core import Keyring, parse_key_set
+from hub.core.keys import generate_key_set
+from hub.core.state import RatePolicy
+from hub.service import Hub, HubConfig
+from hub.topics import TopicLayout, ensure_topics
+from schemas import individual_number
+from schemas.codec import decode, encode
+from schemas.models import (
+    AgencyRegistered,
+    Enrolment,
+    EnrolmentConfirmed,
+    Message,
+    Metadata,
+    RolloutChange,
+    RolloutOperation,
+)
+from schemas.topics import SEQUENCE_HEADER, inbound, outbound
+from schemas.vocabulary import agency_kind
+
+M = TypeVar("M", bound=Message)
+
+
+def dev_keys() -> Keyring:
+    return Keyring.from_key_set(parse_key_set(generate_key_set(os.urandom)))
+
+
+def meta(sender: str, at: datetime | None = None, correlation: uuid.UUID | None = None) -> Metadata:
+    return Metadata(
+        message_id=uuid.uuid4(),
+        correlation_id=correlation,
+        occurred_at=at or datetime.now(UTC),
+        sender=sender,
+    )
+
+
+def days_ago(days: int) -> datetime:
+    return datetime.now(UTC) - timedelta(days=days)
+
+
+class ScriptedAgency:
+    """Writes agency.<id>.out, reads agency.<id>.in (every partition, from the beginning)."""
+
+    def __init__(self, bootstrap: str, agency: str) -> None:
+        self.bootstrap = bootstrap
+        self.id = agency
+        self.inbox: list[tuple[Message, dict[str, bytes]]] = []
+        self._arrived = asyncio.Condition()
+        self._producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
+        self._consumer = AIOKafkaConsumer(
+            bootstrap_servers=bootstrap,
+            group_id=None,
+            enable_auto_commit=False,
+            isolation_level="read_committed",
+        )
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        await self._producer.start()
+        await self._consumer.start()
+        topic = inbound(self.id)
+        parts = self._consumer.partitions_for_topic(topic)
+        while not parts:
+            await self._consumer._client.force_metadata_update()
+            parts = self._consumer.partitions_for_topic(topic)
+        tps = [TopicPartition(topic, p) for p in parts]
+        self._consumer.assign(tps)
+        await self._consumer.seek_to_beginning(*tps)
+        self._task = asyncio.create_task(self._read())
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        await self._consumer.stop()
+        await self._producer.stop()
+
+    async def _read(self) -> None:
+        while True:
+            batch = await self._consumer.getmany(timeout_ms=100)
+            records = [r for rs in batch.values() for r in rs]
+            if records:
+                async with self._arrived:
+                    for r in records:
+                        self.inbox.append((decode(r.value or b""), dict(r.headers)))
+                    self._arrived.notify_all()
+
+    async def send(self, message: Message) -> None:
+        await self._producer.send_and_wait(outbound(self.id), encode(message))
+
+    async def send_raw(self, value: bytes) -> None:
+        await self._producer.send_and_wait(outbound(self.id), value)
+
+    async def expect(
+        self, kind: type[M], where: Callable[[M], bool] = lambda _m: True, timeout: float = 30
+    ) -> M:
+        """The first message of `kind` in the inbox satisfying `where` (waits for it)."""
+
+        def found() -> M | None:
+            for message, _headers in self.inbox:
+                if isinstance(message, kind) and where(message):
+                    return message
+            return None
+
+        async with self._arrived:
+            await asyncio.wait_for(self._arrived.wait_for(found), timeout)
+        result = found()
+        assert result is not None
+        return result
+
+    def received(self, kind: type[M]) -> list[M]:
+        return [m for m, _ in self.inbox if isinstance(m, kind)]
+
+    def sequences(self) -> list[bytes]:
+        return [h[SEQUENCE_HEADER] for _, h in self.inbox]
+
+    async def enrol(self, number: str) -> bytes:
+        request_id = uuid.uuid4()
+        await self.send(
+            Enrolment(metadata=meta(self.id), request_id=request_id, individual_number=number)
+        )
+        confirmed = await self.expect(EnrolmentConfirmed, lambda m: m.request_id == request_id)
+        return confirmed.person_code
+
+
+async def onboard(bootstrap: str, agency: str, subscriptions: list[str] | None = None) -> None:
+    await ensure_topics(bootstrap, TopicLayout().agency_topics(agency))
+    await publish_control(
+        bootstrap,
+        AgencyRegistered(
+            metadata=operator_metadata("op-test"),
+            agency=agency,
+            kind=agency_kind(agency),
+            key_id="1",
+            subscriptions=subscriptions or [],
+        ),
+    )
+
+
+async def advance_rollout(bootstrap: str, phases: int) -> None:
+    await publish_control(
+        bootstrap,
+        *[
+            RolloutChange(metadata=operator_metadata("op-test"), operation=RolloutOperation.ADVANCE)
+            for _ in range(phases)
+        ],
+    )
+
+
+async def wait_until(predicate: Callable[[], bool], timeout: float = 30) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not predicate():
+        if loop.time() > deadline:
+            raise TimeoutError("condition not reached")
+        await asyncio.sleep(0.05)
+
+
+@contextlib.asynccontextmanager
+async def running_hub(
+    bootstrap: str,
+    keys: Keyring,
+    *,
+    partitions: int = 3,
+    rate_policy: RatePolicy | None = None,
+) -> AsyncIterator[Hub]:
+    config = HubConfig(
+        bootstrap,
+        TopicLayout(hub_partitions=partitions),
+        rate_policy=rate_policy or RatePolicy(10_000.0, 2_000.0),
+    )
+    hub = Hub(config, keys)
+    task = asyncio.create_task(hub.run())
+    try:
+        await wait_until(lambda: hub.ready or task.done(), timeout=60)
+        if task.done():
+            task.result()
+        yield hub
+    finally:
+        hub.stop()
+        await asyncio.wait_for(task, 60)
+
+
+def new_number() -> str:
+    return individual_number.generate()
+
+
+def control_applied(hub: Hub, at_least: int) -> Callable[[], bool]:
+    return lambda: hub.control.applied >= at_least
+
+
+__all__: list[Any] = []

@@ -1,0 +1,224 @@
+"""The hub on a real broker: the full exchange, events, dead letters, the audit chain."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+
+import pytest
+
+from hub.cli import read_dead_letters, verify_chains
+from hub.core import Keyring
+from hub.service import Hub
+from schemas.codec import encode
+from schemas.models import (
+    AttributeAnswer,
+    AttributeQuery,
+    AttributeRequest,
+    AttributeResponse,
+    AttributeValue,
+    EnrolmentConfirmed,
+    IncomeDetermined,
+    Outcome,
+    ProvisionRecord,
+    Relocation,
+)
+from schemas.topics import PROVISION_RECORDS, parse_sequence
+
+from .harness import (
+    ScriptedAgency,
+    advance_rollout,
+    control_applied,
+    dev_keys,
+    meta,
+    new_number,
+    onboard,
+    running_hub,
+    wait_until,
+)
+
+pytestmark = pytest.mark.kafka
+
+FORMER, NEW, THIRD, PENSION = "mun-13101", "mun-27100", "mun-01100", "jps"
+
+
+@pytest.fixture(scope="module")
+def keys() -> Keyring:
+    return dev_keys()
+
+
+@pytest.fixture(scope="module")
+async def hub(isolated_kafka: str, keys: Keyring) -> AsyncIterator[Hub]:
+    subscriptions = {
+        FORMER: [],
+        NEW: ["Relocation", "IncomeDetermined"],
+        THIRD: ["IncomeDetermined"],
+        PENSION: ["IncomeDetermined"],
+    }
+    for agency, subs in subscriptions.items():
+        await onboard(isolated_kafka, agency, subs)
+    await advance_rollout(isolated_kafka, 1)  # phase 1: tax and pension, pilot municipalities
+    async with running_hub(isolated_kafka, keys) as running:
+        await wait_until(control_applied(running, 5))
+        yield running
+
+
+@pytest.fixture(scope="module")
+async def agencies(isolated_kafka: str, hub: Hub) -> AsyncIterator[dict[str, ScriptedAgency]]:
+    started = {a: ScriptedAgency(isolated_kafka, a) for a in (FORMER, NEW, THIRD, PENSION)}
+    for agency in started.values():
+        await agency.start()
+    yield started
+    for agency in started.values():
+        await agency.stop()
+
+
+async def read_records(bootstrap: str) -> list[ProvisionRecord]:
+    from hub.cli import read_topic
+    from schemas.codec import decode_as
+
+    found: list[ProvisionRecord] = []
+    await read_topic(
+        bootstrap,
+        PROVISION_RECORDS,
+        lambda _p, _o, v, _r: found.append(decode_as(v, ProvisionRecord)),
+    )
+    return found
+
+
+async def test_relocation_lets_the_new_municipality_read_income_from_the_former_one(
+    isolated_kafka: str, agencies: dict[str, ScriptedAgency], keys: Keyring
+) -> None:
+    former, new = agencies[FORMER], agencies[NEW]
+    number = new_number()
+    former_code = await former.enrol(number)
+    new_code = await new.enrol(number)
+    assert former_code != new_code  # no agency sees another's identifier
+
+    relocation = Relocation(
+        metadata=meta(NEW), person_code=new_code, from_municipality=FORMER,
+        to_municipality=NEW, moved_on="2026-04-01",
+    )  # fmt: skip
+    await new.send(relocation)
+    request_id = uuid.uuid4()
+    await new.send(
+        AttributeRequest(
+            metadata=meta(NEW), request_id=request_id, person_code=new_code, provider=FORMER,
+            purpose="resident_tax_assessment", legal_basis_row="tx-01",
+            attributes=["taxable_income", "dependants_count"],
+            trigger_event_id=relocation.metadata.message_id,
+        )
+    )  # fmt: skip
+
+    query = await former.expect(AttributeQuery)
+    assert query.person_code == former_code  # the provider sees its own code only
+    assert query.attributes == ["taxable_income", "dependants_count"]
+    await former.send(
+        AttributeAnswer(
+            metadata=meta(FORMER), reply_token=query.reply_token,
+            values=[
+                AttributeValue(name="taxable_income", value=3_200_000),
+                AttributeValue(name="dependants_count", value=1),
+                AttributeValue(name="resident_tax_amount", value=180_000),  # not asked for
+            ],
+        )
+    )  # fmt: skip
+
+    response = await new.expect(AttributeResponse, lambda r: r.request_id == request_id)
+    assert response.person_code == new_code
+    assert {v.name: v.value for v in response.values} == {
+        "taxable_income": 3_200_000,
+        "dependants_count": 1,
+    }
+    records = [r for r in await read_records(isolated_kafka) if r.request_id == request_id]
+    assert len(records) == 1
+    record = records[0]
+    assert record.outcome is Outcome.PROVIDED
+    assert (record.requester, record.provider, record.legal_basis_row) == (NEW, FORMER, "tx-01")
+    assert record.attributes == ["taxable_income", "dependants_count"]
+    assert record.over_provided == ["resident_tax_amount"]  # dropped and recorded
+    assert record.trigger_event_id == relocation.metadata.message_id
+    assert record.subject_code == keys.codes.encode("portal", keys.codes.decode(NEW, new_code))
+    assert b"3200000" not in encode(record)  # names, never values
+    assert (await verify_chains(isolated_kafka)).intact
+
+    # A replayed answer (same token) is refused and dead-lettered, not delivered twice.
+    await former.send(
+        AttributeAnswer(
+            metadata=meta(FORMER), reply_token=query.reply_token,
+            values=[AttributeValue(name="taxable_income", value=1)],
+        )
+    )  # fmt: skip
+    await wait_until_dead_letter(isolated_kafka, "replayed")
+    assert len(new.received(AttributeResponse)) == 1
+
+
+async def wait_until_dead_letter(bootstrap: str, detail_part: str) -> None:
+    import asyncio
+
+    for _ in range(200):
+        letters = await read_dead_letters(bootstrap)
+        if any(detail_part in d.detail for d in letters):
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"no dead letter mentioning {detail_part!r}")
+
+
+async def test_an_event_reaches_only_entitled_subscribers_that_hold_the_person(
+    isolated_kafka: str, agencies: dict[str, ScriptedAgency]
+) -> None:
+    former, new, third, pension = (agencies[a] for a in (FORMER, NEW, THIRD, PENSION))
+    number = new_number()
+    former_code = await former.enrol(number)
+    new_code = await new.enrol(number)
+    await pension.enrol(number)
+    event = IncomeDetermined(metadata=meta(FORMER), person_code=former_code, fiscal_year=2025)
+    await former.send(event)
+
+    def is_it(e: IncomeDetermined) -> bool:
+        return e.metadata.message_id == event.metadata.message_id
+
+    delivered = await new.expect(IncomeDetermined, is_it)
+    assert delivered.person_code == new_code  # under the subscriber's own code
+    assert delivered.metadata.sender == FORMER
+    # Let anything else in flight arrive, then: the pension service subscribes but no row
+    # entitles it to income determinations; the third municipality is entitled and subscribes
+    # but does not hold the person.
+    await former.enrol(new_number())
+    await former.expect(
+        EnrolmentConfirmed, lambda _m: len(former.received(EnrolmentConfirmed)) >= 3
+    )
+    assert not [e for e in pension.received(IncomeDetermined) if is_it(e)]
+    assert not [e for e in third.received(IncomeDetermined) if is_it(e)]
+
+
+async def test_bad_input_is_dead_lettered_with_its_bytes_and_the_hub_keeps_going(
+    isolated_kafka: str, agencies: dict[str, ScriptedAgency]
+) -> None:
+    former = agencies[FORMER]
+    garbage = b"\xc3\x01" + b"\x00" * 8 + b"not avro"
+    await former.send_raw(garbage)
+    spoofed = IncomeDetermined(metadata=meta(NEW), person_code=b"x" * 33, fiscal_year=2025)
+    await former.send(spoofed)  # declares another agency as sender on FORMER's topic
+    await wait_until_dead_letter(isolated_kafka, "declared sender")
+    letters = await read_dead_letters(isolated_kafka)
+    unknown = [d for d in letters if d.value == garbage]
+    assert len(unknown) == 1
+    assert unknown[0].reason == "UNKNOWN_SCHEMA"
+    assert unknown[0].source_topic == f"agency.{FORMER}.out"
+    mismatch = [d for d in letters if d.reason == "SENDER_MISMATCH"]
+    assert mismatch[0].value == encode(spoofed)
+    # …and the hub still answers.
+    await former.enrol(new_number())
+
+
+async def test_every_delivery_carries_a_gapless_sequence_per_stream(
+    agencies: dict[str, ScriptedAgency],
+) -> None:
+    for agency in agencies.values():
+        streams: dict[int, list[int]] = {}
+        for header in agency.sequences():
+            stream, n = parse_sequence(header)
+            streams.setdefault(stream, []).append(n)
+        for numbers in streams.values():
+            assert sorted(numbers) == list(range(1, len(numbers) + 1))
