@@ -1,0 +1,217 @@
+"""What an agency sends: events, enrolments, attribute requests and notices.
+
+`AgencyProducer` is the typed sending half of the SDK. Requests (`enrol`,
+`request_attributes`) return the hub's outcome — the confirmation or response, or a
+`RequestDenied` value with its reason — and raise `ReplyTimeout` only when nothing arrived in
+time. Their outcomes are read from `agency.<id>.in` by the agency's inbox, which must be
+running (`consumers.Agency` runs both).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from types import TracebackType
+from typing import Self
+from uuid import UUID, uuid4
+
+from producers.connection import Connection
+from producers.errors import ReplyTimeout
+from producers.publisher import Delivery, Publisher
+from producers.replies import PendingReplies
+from renkei.logs import get_logger
+from schemas.models import (
+    ApplicationReceived,
+    AttributeRequest,
+    AttributeResponse,
+    ClinicalUpdate,
+    ConsentGiven,
+    ConsentWithdrawn,
+    DependencyChanged,
+    Enrolment,
+    EnrolmentConfirmed,
+    IncomeDetermined,
+    Metadata,
+    Notice,
+    NoticeAcknowledged,
+    NumberChanged,
+    ProxyRegistered,
+    ProxyRevoked,
+    Relocation,
+    RequestDenied,
+)
+
+log = get_logger("producers.client")
+
+Event = (
+    Relocation
+    | IncomeDetermined
+    | ClinicalUpdate
+    | ApplicationReceived
+    | DependencyChanged
+    | ConsentGiven
+    | ConsentWithdrawn
+    | ProxyRegistered
+    | ProxyRevoked
+    | NumberChanged
+)
+"""The event records an agency may publish (DOMAIN.md §3)."""
+EVENT_TYPES: tuple[type[Event], ...] = (
+    Relocation,
+    IncomeDetermined,
+    ClinicalUpdate,
+    ApplicationReceived,
+    DependencyChanged,
+    ConsentGiven,
+    ConsentWithdrawn,
+    ProxyRegistered,
+    ProxyRevoked,
+    NumberChanged,
+)
+
+DEFAULT_TIMEOUT = 30.0
+"""Seconds a request waits for its outcome once the broker has accepted it."""
+
+
+class AgencyProducer:
+    """The sending half of an agency: one publisher plus the replies it awaits."""
+
+    def __init__(
+        self,
+        agency_id: str,
+        connection: Connection,
+        *,
+        replies: PendingReplies | None = None,
+        delivery_timeout: float = 40.0,
+    ) -> None:
+        self.agency_id = agency_id
+        self.publisher = Publisher(agency_id, connection, delivery_timeout=delivery_timeout)
+        self.replies = replies if replies is not None else PendingReplies()
+
+    async def start(self) -> None:
+        await self.publisher.start()
+
+    async def stop(self) -> None:
+        await self.publisher.stop()
+
+    async def __aenter__(self) -> Self:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.stop()
+
+    def metadata(self, *, correlation_id: UUID | None = None) -> Metadata:
+        """A fresh envelope with this agency as sender, for building messages."""
+        return self.publisher.metadata(correlation_id=correlation_id)
+
+    async def publish_event(self, event: Event) -> Delivery:
+        """Publish an event; its metadata.message_id is what requests cite as trigger."""
+        if not isinstance(event, EVENT_TYPES):
+            raise TypeError(f"{type(event).__name__} is not an event record")
+        return await self.publisher.publish(event)
+
+    async def enrol(
+        self,
+        individual_number: str,
+        *,
+        reply_timeout: float = DEFAULT_TIMEOUT,
+        request_id: UUID | None = None,
+    ) -> EnrolmentConfirmed | RequestDenied:
+        """Present a person's number once; the outcome carries this agency's link code."""
+        rid = request_id or uuid4()
+        message = Enrolment(
+            metadata=self.metadata(), request_id=rid, individual_number=individual_number
+        )
+        reply = await self._request(message, rid, reply_timeout)
+        if isinstance(reply, EnrolmentConfirmed | RequestDenied):
+            return reply
+        raise TypeError(f"enrolment {rid} was answered by {reply.MESSAGE_TYPE}")
+
+    async def request_attributes(
+        self,
+        *,
+        person_code: bytes,
+        provider: str,
+        purpose: str,
+        legal_basis_row: str,
+        attributes: Sequence[str],
+        trigger_event_id: UUID,
+        proxy_code: bytes | None = None,
+        reply_timeout: float = DEFAULT_TIMEOUT,
+        request_id: UUID | None = None,
+    ) -> AttributeResponse | RequestDenied:
+        """情報照会: ask `provider` for attributes under a legal-basis row, after an event."""
+        rid = request_id or uuid4()
+        message = AttributeRequest(
+            metadata=self.metadata(),
+            request_id=rid,
+            person_code=person_code,
+            provider=provider,
+            purpose=purpose,
+            legal_basis_row=legal_basis_row,
+            attributes=list(attributes),
+            trigger_event_id=trigger_event_id,
+            proxy_code=proxy_code,
+        )
+        reply = await self._request(message, rid, reply_timeout)
+        if isinstance(reply, AttributeResponse | RequestDenied):
+            return reply
+        raise TypeError(f"attribute request {rid} was answered by {reply.MESSAGE_TYPE}")
+
+    async def send_notice(
+        self, *, person_code: bytes, category: str, title: str, body: str
+    ) -> UUID:
+        """お知らせ: send the person a notice through the portal; returns the notice id, which
+        the portal's `NoticeAcknowledged` cites when the person has opened it."""
+        notice_id = uuid4()
+        await self.publisher.publish(
+            Notice(
+                metadata=self.metadata(),
+                notice_id=notice_id,
+                person_code=person_code,
+                category=category,
+                title=title,
+                body=body,
+            )
+        )
+        return notice_id
+
+    async def acknowledge_notice(
+        self, notice: Notice, *, delivered_at: datetime | None = None
+    ) -> Delivery:
+        """到達確認 (portal side): the person opened `notice`; the hub routes this back to the
+        notice's sender."""
+        return await self.publisher.publish(
+            NoticeAcknowledged(
+                metadata=self.metadata(correlation_id=notice.metadata.message_id),
+                notice_id=notice.notice_id,
+                delivered_at=delivered_at or datetime.now(UTC),
+                notice_sender=notice.metadata.sender,
+            )
+        )
+
+    async def _request(
+        self, message: Enrolment | AttributeRequest, request_id: UUID, reply_timeout: float
+    ) -> EnrolmentConfirmed | AttributeResponse | RequestDenied:
+        future = self.replies.expect(request_id)  # before publishing: no reply goes unseen
+        try:
+            await self.publisher.publish(message)
+            return await asyncio.wait_for(future, reply_timeout)
+        except TimeoutError:
+            log.warning(
+                "request.timeout",
+                agency=self.agency_id,
+                message_type=message.MESSAGE_TYPE,
+                request_id=str(request_id),
+                reply_timeout=reply_timeout,
+            )
+            raise ReplyTimeout(message.MESSAGE_TYPE, request_id, reply_timeout) from None
+        finally:
+            self.replies.forget(request_id)
