@@ -247,7 +247,7 @@ async def test_a_changed_number_is_refused_at_enrolment_and_codes_survive(world:
     await world[FORMER].send(
         NumberChanged(
             metadata=meta(FORMER), person_code=world.codes[(FORMER, "bob")], new_number=replacement
-        )  # fmt: skip
+        )
     )
     notified = await world[JPS].expect(NumberChanged)
     assert notified.new_number is None  # the number never travels after enrolment
@@ -293,7 +293,7 @@ async def test_medical_data_needs_consent_once_medical_is_live(world: World) -> 
             person_code=world.codes[(PORTAL, "alice")],
             purpose="continuity_of_care",
             recipient=MED2,
-        )  # fmt: skip
+        )
     )
     assert isinstance(await world.ask(MED2, "alice", **clinical), AttributeQuery)
     assert (await verify_chains(world.bootstrap)).intact
