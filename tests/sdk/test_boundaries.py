@@ -21,7 +21,7 @@ def imported_modules(path: Path) -> set[str]:
     return names
 
 
-@pytest.mark.parametrize("package", ["producers", "consumers"])
+@pytest.mark.parametrize("package", ["producers", "consumers", "agencies"])
 def test_no_module_of_the_package_imports_the_hub(package: str) -> None:
     files = sorted((ROOT / package).rglob("*.py"))
     assert files, f"{package} has no modules"

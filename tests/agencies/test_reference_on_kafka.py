@@ -1,0 +1,71 @@
+"""A reference municipality on a real broker, with the test playing the hub by hand: it enrols
+its residents, learns their codes, and answers a query from its slice by link code."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+import pytest
+
+from agencies import ReferenceAgency, generate, slice_for
+from producers import Connection
+from schemas.models import (
+    AttributeAnswer,
+    AttributeQuery,
+    AttributeValue,
+    Enrolment,
+    EnrolmentConfirmed,
+)
+
+from ..sdk.hub_by_hand import HubByHand, hub_metadata, new_agency_id
+
+pytestmark = pytest.mark.kafka
+
+
+async def test_a_reference_municipality_enrols_its_people_and_answers_from_its_slice(
+    kafka_bootstrap: str,
+) -> None:
+    population = generate(seed=3, persons=120)
+    agency_id = new_agency_id("med")
+    municipality = ReferenceAgency(
+        agency_id, Connection(kafka_bootstrap), population, slice_of="mun-27100"
+    )
+    held = slice_for(population, "mun-27100")
+    async with HubByHand(kafka_bootstrap, agency_id) as hub:
+        await municipality.start()
+        try:
+            enrolling = asyncio.create_task(municipality.enrol_all(concurrency=8))
+            issued: dict[str, bytes] = {}
+            for _ in municipality.serves:
+                enrolment = await hub.from_agency(Enrolment)
+                code = uuid.uuid4().bytes
+                issued[enrolment.individual_number] = code
+                await hub.deliver(
+                    EnrolmentConfirmed(
+                        metadata=hub_metadata(), request_id=enrolment.request_id, person_code=code
+                    )
+                )
+            summary = await enrolling
+            assert summary.confirmed == len(municipality.serves) == len(issued)
+            assert municipality.code_of == issued
+
+            number, values = next((n, v) for n, v in held.items() if "taxable_income" in v)
+            asked = AttributeQuery(
+                metadata=hub_metadata(),
+                person_code=issued[number],
+                purpose="national_health_insurance_premium",
+                legal_basis_row="hi-01",
+                attributes=["taxable_income", "dependants_count"],
+                reply_token=b"token-1",
+            )
+            await hub.deliver(asked, key=asked.person_code)
+            answer = await hub.from_agency(AttributeAnswer)
+        finally:
+            await municipality.stop()
+    assert answer.reply_token == b"token-1"
+    assert answer.values == [
+        AttributeValue(name="taxable_income", value=values["taxable_income"]),
+        AttributeValue(name="dependants_count", value=values["dependants_count"]),
+    ]
+    assert answer.not_held == []
