@@ -73,13 +73,20 @@ def run(
     batch_max: Annotated[int, typer.Option(help="Most records per transaction.")] = 500,
     linger_ms: Annotated[int, typer.Option(help="Longest wait to fill a batch.")] = 20,
     http_port: Annotated[int | None, typer.Option(help="Health and metrics port.")] = None,
+    session_timeout_ms: Annotated[
+        int, typer.Option(help="How long a crashed replica keeps its partitions.")
+    ] = 10_000,
 ) -> None:
     """Run one hub replica until SIGTERM (graceful: commits the open transactions)."""
     logs.configure()
     config = HubConfig(
-        bootstrap, TopicLayout(partitions, replication=replication), batch_max, linger_ms,
+        bootstrap,
+        TopicLayout(partitions, replication=replication),
+        batch_max,
+        linger_ms,
         http_port,
-    )  # fmt: skip
+        session_timeout_ms=session_timeout_ms,
+    )
     hub = Hub(config, _keys())
 
     async def main() -> None:

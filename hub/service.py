@@ -38,6 +38,8 @@ class HubConfig:
     linger_ms: int = 20
     http_port: int | None = None  # /healthz, /readyz, /metrics; None: no HTTP server
     rate_policy: RatePolicy = field(default_factory=lambda: RatePolicy(10_000.0, 2_000.0))
+    # How long a crashed replica keeps its partitions before the group gives them away.
+    session_timeout_ms: int = 10_000
 
 
 class Hub:
@@ -53,6 +55,10 @@ class Hub:
                 group_id=group,
                 batch_max=config.batch_max,
                 linger_ms=config.linger_ms,
+                consumer_options={
+                    "session_timeout_ms": config.session_timeout_ms,
+                    "heartbeat_interval_ms": max(500, config.session_timeout_ms // 5),
+                },
                 **subscription,
             )
 

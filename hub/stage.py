@@ -95,6 +95,7 @@ class Stage:
         self._producers: dict[TopicPartition, AIOKafkaProducer] = {}
         # Held for the whole of a partition's transaction, so a revocation waits for it.
         self._locks: dict[TopicPartition, asyncio.Lock] = {}
+        self._prepared: set[TopicPartition] = set()  # producer fenced, state rebuilt
         self._consumer: AIOKafkaConsumer | None = None
         self._stopping = asyncio.Event()
         self.ready = asyncio.Event()
@@ -121,11 +122,17 @@ class Stage:
                 await asyncio.wait_for(producer.stop(), timeout=10)
 
     async def _assign(self, partitions: list[TopicPartition]) -> None:
-        for tp in partitions:
-            if tp in self._producers:
-                continue
+        # Nothing of a partition may be processed before its producer fenced the previous
+        # owner and its state is rebuilt: keep it paused until then.
+        consumer = self._consumer
+        assert consumer is not None
+        new = [tp for tp in partitions if tp not in self._producers]
+        consumer.pause(*new)
+        for tp in new:
             self._producers[tp] = await self._new_producer(tp)
             await self.processor.prepare(tp)
+            self._prepared.add(tp)
+        consumer.resume(*new)
         metrics.ASSIGNED_PARTITIONS.labels(self.config.name).set(len(self._producers))
         log.info("partitions assigned", stage=self.config.name, count=len(partitions))
         self.ready.set()
@@ -136,6 +143,7 @@ class Stage:
     async def _revoke(self, partitions: list[TopicPartition]) -> None:
         for tp in partitions:
             async with self._lock(tp):
+                self._prepared.discard(tp)
                 await self._close_producer(tp)
                 self.processor.drop(tp)
         metrics.ASSIGNED_PARTITIONS.labels(self.config.name).set(len(self._producers))
@@ -145,12 +153,14 @@ class Stage:
         """After a failed transaction: fresh producer, rebuilt state, committed position."""
         consumer = self._consumer
         assert consumer is not None
+        self._prepared.discard(tp)
         await self._close_producer(tp)
         self.processor.drop(tp)
         if tp not in consumer.assignment():
             return
         self._producers[tp] = await self._new_producer(tp)
         await self.processor.prepare(tp)
+        self._prepared.add(tp)
         committed = await consumer.committed(tp)
         if committed is None:
             await consumer.seek_to_beginning(tp)
@@ -167,7 +177,12 @@ class Stage:
         self, tp: TopicPartition, records: Sequence[ConsumerRecord[bytes, bytes]]
     ) -> None:
         producer = self._producers.get(tp)
-        if producer is None:  # revoked between fetch and now
+        if producer is None or tp not in self._prepared:
+            # Fetched before the partition was ready (or after it was revoked): never skip
+            # records silently; read them again once the partition is ready.
+            consumer = self._consumer
+            if consumer is not None and tp in consumer.assignment():
+                consumer.seek(tp, records[0].offset)
             return
         outputs = self.processor.process(tp, records)
         began = time.perf_counter()
