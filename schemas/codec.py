@@ -28,7 +28,7 @@ the answer, and the tests prove both paths agree byte for byte and outcome for o
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from io import BytesIO
@@ -156,6 +156,10 @@ _DECODERS = REGISTRY.mappers.from_datum
 
 
 def _writer_of(data: bytes) -> WriterSchema:
+    if type(data) is bytes and data[:2] == MARKER:  # the common case, in one dict look-up
+        known = REGISTRY.by_fingerprint.get(data[2:HEADER_LENGTH])
+        if known is not None:
+            return known
     if len(data) < len(MARKER):
         if MARKER.startswith(bytes(data)):
             raise DecodeError(DecodeReason.TRUNCATED, "input ends inside the marker")
@@ -313,19 +317,28 @@ def _to_model(message_type: str, datum: dict[str, Any]) -> Message:
             f"value out of range for its type ({type(exc).__name__})",
             message_type,
         ) from None
-    return _validate(message_type, model, arguments)
+    return _validate(message_type, arguments)
 
 
-def _validate(message_type: str, model: type[Message], arguments: dict[str, Any]) -> Message:
+_VALIDATE: dict[str, Callable[[Any], Any]] = {
+    name: model.__pydantic_validator__.validate_python for name, model in MESSAGE_MODELS.items()
+}
+"""What model.model_validate(arguments) runs, without its Python-level wrapper."""
+
+
+def _validate(message_type: str, arguments: dict[str, Any]) -> Message:
     try:
-        # What model.model_validate(arguments) does, without its Python-level wrapper.
-        return cast(Message, model.__pydantic_validator__.validate_python(arguments))
+        return cast(Message, _VALIDATE[message_type](arguments))
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(part) for part in error['loc'])}: {error['msg']}"
-            for error in exc.errors(include_url=False, include_input=False, include_context=False)
-        )
-        raise DecodeError(DecodeReason.INVALID_CONTENT, problems, message_type) from exc
+        raise _invalid(message_type, exc) from exc
+
+
+def _invalid(message_type: str, exc: ValidationError) -> DecodeError:
+    problems = "; ".join(
+        f"{'.'.join(str(part) for part in error['loc'])}: {error['msg']}"
+        for error in exc.errors(include_url=False, include_input=False, include_context=False)
+    )
+    return DecodeError(DecodeReason.INVALID_CONTENT, problems, message_type)
 
 
 def _decode_model(data: bytes, writer: WriterSchema) -> Message:
@@ -337,7 +350,10 @@ def _decode_model(data: bytes, writer: WriterSchema) -> Message:
             pass
         else:
             name = writer.message_type
-            return _validate(name, MESSAGE_MODELS[name], arguments)
+            try:
+                return cast(Message, _VALIDATE[name](arguments))
+            except ValidationError as exc:
+                raise _invalid(name, exc) from exc
     return _to_model(writer.message_type, _read(data, writer, plain=True))
 
 

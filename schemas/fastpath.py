@@ -205,6 +205,7 @@ def _refuse() -> Any:
 
 _RUNTIME: dict[str, Any] = {
     "_long": _long,
+    "_varint": _varint,
     "_int": _int,
     "_length": _length,
     "_read_long": _read_long,
@@ -331,7 +332,9 @@ class _Generator:
         elif kind == "long" and logical == "timestamp-micros":
             if level != "model":
                 raise Unsupported("timestamp inside AttributeValue")
-            src.emit(indent, f"b += _long(({value} - _EPOCH) // _MICROSECOND)")
+            # any aware datetime is within +-2**58 microseconds of the epoch: no range check
+            src.emit(indent, f"z = ({value} - _EPOCH) // _MICROSECOND")
+            src.emit(indent, "b += _varint((z << 1) ^ (z >> 63))")
         elif kind == "long":
             src.emit(indent, f"b += _long({value})")
         elif kind == "string":
