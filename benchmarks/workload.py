@@ -76,7 +76,9 @@ class Observed:
     denials: Counter[str] = field(default_factory=Counter)
     records: Counter[uuid.UUID] = field(default_factory=Counter)
     queries: Counter[uuid.UUID] = field(default_factory=Counter)  # by request message id
-    latencies: list[float] = field(default_factory=list)
+    latencies: list[float] = field(default_factory=list)  # request sent -> outcome received
+    query_latencies: list[float] = field(default_factory=list)  # request sent -> query received
+    query_timestamps: list[int] = field(default_factory=list)  # the hub's produce time, ms
     enrolled: dict[uuid.UUID, bytes] = field(default_factory=dict)
 
 
@@ -90,6 +92,8 @@ class Workload:
     codes: list[bytes] = field(default_factory=list)  # the requester's codes
     triggers: list[uuid.UUID] = field(default_factory=list)
     sent_at: dict[uuid.UUID, float] = field(default_factory=dict)
+    sent_by_message: dict[uuid.UUID, float] = field(default_factory=dict)
+    answering: bool = True  # False: count queries but leave them unanswered
     request_ids: list[uuid.UUID] = field(default_factory=list)
     observed: Observed = field(default_factory=Observed)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
@@ -161,6 +165,19 @@ class Workload:
             trigger_event_id=self.triggers[person],
         )
 
+    def request_template(self) -> AttributeRequest:
+        """A typical request (a code-shaped placeholder person), e.g. for a passthrough."""
+        return AttributeRequest(
+            metadata=_meta(self.requester),
+            request_id=uuid.uuid4(),
+            person_code=bytes(range(33)),
+            provider=self.provider,
+            purpose="resident_tax_assessment",
+            legal_basis_row="tx-01",
+            attributes=["taxable_income", "dependants_count"],
+            trigger_event_id=uuid.uuid4(),
+        )
+
     async def send_requests(self, count: int, rate: float | None = None) -> None:
         """Send `count` requests, paced at `rate` per second (None: as fast as possible)."""
         began = time.monotonic()
@@ -168,7 +185,9 @@ class Workload:
         for i in range(count):
             request = self.request(i)
             self.request_ids.append(request.request_id)
-            self.sent_at[request.request_id] = time.monotonic()
+            self.sent_at[request.request_id] = self.sent_by_message[request.metadata.message_id] = (
+                time.monotonic()
+            )
             pending.append(await self.producer.send(outbound(self.requester), encode(request)))
             if rate is not None:
                 due = began + (i + 1) / rate
@@ -226,13 +245,21 @@ class Workload:
             while True:
                 batch = await consumer.getmany(timeout_ms=100, max_records=5000)
                 pending = []
+                now = time.monotonic()
                 for records in batch.values():
                     for r in records:
                         message = decode(r.value or b"")
                         if not isinstance(message, AttributeQuery):
                             continue
-                        assert message.metadata.correlation_id is not None
-                        self.observed.queries[message.metadata.correlation_id] += 1
+                        correlation = message.metadata.correlation_id
+                        assert correlation is not None
+                        self.observed.queries[correlation] += 1
+                        self.observed.query_timestamps.append(r.timestamp)
+                        sent = self.sent_by_message.get(correlation)
+                        if sent is not None:
+                            self.observed.query_latencies.append(now - sent)
+                        if not self.answering:
+                            continue
                         income = INCOME_BASE + len(self.observed.queries)
                         answer = AttributeAnswer(
                             metadata=_meta(self.provider, message.metadata.message_id),

@@ -1,0 +1,254 @@
+"""Hub benchmark: the hub beside a raw transactional passthrough, same broker, same run.
+
+Throughput: N requests are loaded first; then the process under test is started and the rate
+is read off the produce timestamps of its first and last output (one output per input for
+both: the passthrough copies a record, the hub routes a request to its provider as a query).
+Both use the same stage machinery, batch size and linger; the hub adds decoding, the ingress
+re-keying hop, the decision and encoding.
+
+Latency, at a fixed offered load below both saturations: send -> output for the passthrough,
+send -> query at the provider for the hub, and the full exchange (request -> query -> answer ->
+response) for the hub.
+
+    python -m benchmarks.hub [--bootstrap HOST:PORT] [--requests N] [--rate R] [--seconds T]
+
+Writes results/hub.json and prints a table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.admin import NewTopic
+from aiokafka.structs import TopicPartition
+
+from benchmarks.workload import PROVIDER, REQUESTER, Workload
+from deploy.local.broker import KAFKA_VERSION, KafkaCluster
+from hub.control import operator_metadata, publish_control
+from hub.core.keys import generate_key_set
+from hub.topics import TopicLayout, ensure_topics
+from schemas.codec import encode
+from schemas.models import AgencyRegistered, RolloutChange, RolloutOperation
+from schemas.vocabulary import agency_kind
+
+RESULTS = Path(__file__).resolve().parent.parent / "results" / "hub.json"
+BENCH_IN, BENCH_OUT = "bench.passthrough.in", "bench.passthrough.out"
+PARTITIONS = 3
+
+
+def percentile(values: list[float], p: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(p / 100 * len(ordered)))]
+
+
+def rate_from_timestamps(stamps: list[int]) -> float:
+    if len(stamps) < 2:
+        return float("nan")
+    span = (max(stamps) - min(stamps)) / 1000
+    return (len(stamps) - 1) / span if span > 0 else float("inf")
+
+
+def spawn(args: list[str], env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [sys.executable, "-m", *args],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env=os.environ | (env or {}),
+    )
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(60)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+async def _read_out(bootstrap: str, topic: str, want: int, timeout: float) -> list[Any]:
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap, group_id=None, isolation_level="read_committed",
+        enable_auto_commit=False,
+    )  # fmt: skip
+    await consumer.start()
+    try:
+        tps = [TopicPartition(topic, p) for p in range(PARTITIONS)]
+        consumer.assign(tps)
+        await consumer.seek_to_beginning(*tps)
+        got: list[Any] = []
+        deadline = time.monotonic() + timeout
+        while len(got) < want and time.monotonic() < deadline:
+            batch = await consumer.getmany(timeout_ms=200, max_records=10_000)
+            now = time.monotonic()
+            got.extend((r, now) for rs in batch.values() for r in rs)
+        return got
+    finally:
+        await consumer.stop()
+
+
+async def passthrough(bootstrap: str, requests: int, rate: float, seconds: float) -> dict[str, Any]:
+    await ensure_topics(bootstrap, [NewTopic(BENCH_IN, PARTITIONS, 1),
+                                    NewTopic(BENCH_OUT, PARTITIONS, 1)])  # fmt: skip
+    sample = encode(Workload(bootstrap).request_template())
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5)
+    await producer.start()
+    try:
+        futures = [await producer.send(BENCH_IN, sample, key=str(i).encode())
+                   for i in range(requests)]  # fmt: skip
+        await asyncio.gather(*futures)
+        process = spawn(["benchmarks.passthrough", "--bootstrap", bootstrap, BENCH_IN, BENCH_OUT])
+        try:
+            out = await _read_out(bootstrap, BENCH_OUT, requests, timeout=600)
+            throughput = rate_from_timestamps([r.timestamp for r, _ in out])
+            # Latency at the offered rate: keys are send times' indexes.
+            sent: dict[bytes, float] = {}
+            reader = asyncio.create_task(
+                _read_out(
+                    bootstrap, BENCH_OUT, requests + int(rate * seconds), timeout=seconds + 60
+                )
+            )
+            began = time.monotonic()
+            for i in range(int(rate * seconds)):
+                key = f"lat-{i}".encode()
+                sent[key] = time.monotonic()
+                await producer.send(BENCH_IN, sample, key=key)
+                delay = began + (i + 1) / rate - time.monotonic()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+            arrived = await reader
+        finally:
+            stop(process)
+    finally:
+        await producer.stop()
+    latencies = [t - sent[r.key] for r, t in arrived if r.key in sent]
+    return {
+        "throughput_per_s": round(throughput, 1),
+        "latency_ms": {
+            "p50": round(percentile(latencies, 50) * 1000, 1),
+            "p99": round(percentile(latencies, 99) * 1000, 1),
+            "samples": len(latencies),
+        },  # fmt: skip
+    }
+
+
+async def hub(bootstrap: str, requests: int, rate: float, seconds: float) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory() as tmp:
+        keys = Path(tmp) / "keys.json"
+        keys.write_text(json.dumps(generate_key_set(os.urandom)))
+        env = {"RENKEI_KEYS_FILE": str(keys)}
+        args = ["renkei", "hub", "run", "--bootstrap", bootstrap, "--partitions", str(PARTITIONS)]
+        for agency in (REQUESTER, PROVIDER):
+            await ensure_topics(bootstrap, TopicLayout().agency_topics(agency))
+            await publish_control(bootstrap, AgencyRegistered(
+                metadata=operator_metadata("op-bench"), agency=agency,
+                kind=agency_kind(agency), key_id="1", subscriptions=[]))  # fmt: skip
+        await publish_control(bootstrap, RolloutChange(
+            metadata=operator_metadata("op-bench"), operation=RolloutOperation.ADVANCE))  # fmt: skip
+        workload = Workload(bootstrap, persons=200, answering=False)
+        await workload.start()
+        process = spawn(args, env)
+        try:
+            await workload.enrol_everyone()
+            await asyncio.sleep(2)  # relocations processed
+            stop(process)
+            await workload.send_requests(requests)  # loaded while the hub is down
+            process = spawn(args, env)
+            deadline = time.monotonic() + 600
+            while len(workload.observed.query_timestamps) < requests:
+                if time.monotonic() > deadline:
+                    raise TimeoutError("the hub did not route the load in time")
+                await asyncio.sleep(0.2)
+            throughput = rate_from_timestamps(workload.observed.query_timestamps)
+            # Latency at the offered rate, provider answering: the full exchange.
+            workload.answering = True
+            workload.observed.latencies.clear()
+            workload.observed.query_latencies.clear()
+            workload.request_ids.clear()
+            await workload.send_requests(int(rate * seconds), rate=rate)
+            await workload.wait_done(timeout=120)
+        finally:
+            stop(process)
+            await workload.stop()
+    o = workload.observed
+    return {
+        "throughput_per_s": round(throughput, 1),
+        "latency_ms": {
+            "p50": round(percentile(o.query_latencies, 50) * 1000, 1),
+            "p99": round(percentile(o.query_latencies, 99) * 1000, 1),
+            "samples": len(o.query_latencies),
+        },  # fmt: skip
+        "exchange_latency_ms": {
+            "p50": round(percentile(o.latencies, 50) * 1000, 1),
+            "p99": round(percentile(o.latencies, 99) * 1000, 1),
+            "samples": len(o.latencies),
+        },  # fmt: skip
+    }
+
+
+async def run(bootstrap: str, requests: int, rate: float, seconds: float) -> dict[str, Any]:
+    base = await passthrough(bootstrap, requests, rate, seconds)
+    measured = await hub(bootstrap, requests, rate, seconds)
+    return {
+        "what": "hub (ingress + router) vs raw transactional passthrough, same broker, same run",
+        "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "machine": {
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            "kafka": KAFKA_VERSION,
+        },  # fmt: skip
+        "requests": requests,
+        "offered_rate_per_s": rate,
+        "offered_seconds": seconds,
+        "partitions": PARTITIONS,
+        "passthrough": base,
+        "hub": measured,
+        "hub_to_passthrough_throughput": round(
+            measured["throughput_per_s"] / base["throughput_per_s"], 3
+        ),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--bootstrap")
+    parser.add_argument("--requests", type=int, default=20_000)
+    parser.add_argument("--rate", type=float, default=300.0)
+    parser.add_argument("--seconds", type=float, default=10.0)
+    a = parser.parse_args()
+    if a.bootstrap:
+        result = asyncio.run(run(a.bootstrap, a.requests, a.rate, a.seconds))
+    else:
+        with KafkaCluster(1) as cluster:
+            result = asyncio.run(run(cluster.bootstrap, a.requests, a.rate, a.seconds))
+    RESULTS.parent.mkdir(exist_ok=True)
+    RESULTS.write_text(json.dumps(result, indent=2) + "\n")
+    p, h = result["passthrough"], result["hub"]
+    print(f"{'':24}{'throughput/s':>14}{'p50 ms':>10}{'p99 ms':>10}")
+    print(f"{'passthrough':24}{p['throughput_per_s']:>14}{p['latency_ms']['p50']:>10}"
+          f"{p['latency_ms']['p99']:>10}")  # fmt: skip
+    print(f"{'hub (request->query)':24}{h['throughput_per_s']:>14}{h['latency_ms']['p50']:>10}"
+          f"{h['latency_ms']['p99']:>10}")  # fmt: skip
+    e = h["exchange_latency_ms"]
+    print(f"{'hub full exchange':24}{'':>14}{e['p50']:>10}{e['p99']:>10}")
+    print(f"hub / passthrough throughput: {result['hub_to_passthrough_throughput']}")
+    print(f"written to {RESULTS}")
+
+
+if __name__ == "__main__":
+    main()
