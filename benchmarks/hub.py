@@ -23,7 +23,6 @@ import json
 import os
 import platform
 import signal
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -143,7 +142,7 @@ async def passthrough(bootstrap: str, requests: int, rate: float, seconds: float
             "p50": round(percentile(latencies, 50) * 1000, 1),
             "p99": round(percentile(latencies, 99) * 1000, 1),
             "samples": len(latencies),
-        },  # fmt: skip
+        },
     }
 
 
@@ -192,12 +191,12 @@ async def hub(bootstrap: str, requests: int, rate: float, seconds: float) -> dic
             "p50": round(percentile(o.query_latencies, 50) * 1000, 1),
             "p99": round(percentile(o.query_latencies, 99) * 1000, 1),
             "samples": len(o.query_latencies),
-        },  # fmt: skip
+        },
         "exchange_latency_ms": {
             "p50": round(percentile(o.latencies, 50) * 1000, 1),
             "p99": round(percentile(o.latencies, 99) * 1000, 1),
             "samples": len(o.latencies),
-        },  # fmt: skip
+        },
     }
 
 
@@ -211,7 +210,7 @@ async def run(bootstrap: str, requests: int, rate: float, seconds: float) -> dic
             "cpus": os.cpu_count(),
             "python": platform.python_version(),
             "kafka": KAFKA_VERSION,
-        },  # fmt: skip
+        },
         "requests": requests,
         "offered_rate_per_s": rate,
         "offered_seconds": seconds,
