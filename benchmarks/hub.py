@@ -36,12 +36,11 @@ from aiokafka.structs import TopicPartition
 
 from benchmarks.workload import PROVIDER, REQUESTER, Workload
 from deploy.local.broker import KAFKA_VERSION, KafkaCluster
-from hub.control import operator_metadata, publish_control
 from hub.core.keys import generate_key_set
-from hub.topics import TopicLayout, ensure_topics
+from hub.onboarding import change_rollout, onboard_agency
+from hub.topics import ensure_topics
 from schemas.codec import encode
-from schemas.models import AgencyRegistered, RolloutChange, RolloutOperation
-from schemas.vocabulary import agency_kind
+from schemas.models import RolloutOperation
 
 RESULTS = Path(__file__).resolve().parent.parent / "results" / "hub.json"
 BENCH_IN, BENCH_OUT = "bench.passthrough.in", "bench.passthrough.out"
@@ -153,12 +152,8 @@ async def hub(bootstrap: str, requests: int, rate: float, seconds: float) -> dic
         env = {"RENKEI_KEYS_FILE": str(keys)}
         args = ["renkei", "hub", "run", "--bootstrap", bootstrap, "--partitions", str(PARTITIONS)]
         for agency in (REQUESTER, PROVIDER):
-            await ensure_topics(bootstrap, TopicLayout().agency_topics(agency))
-            await publish_control(bootstrap, AgencyRegistered(
-                metadata=operator_metadata("op-bench"), agency=agency,
-                kind=agency_kind(agency), key_id="1", subscriptions=[]))  # fmt: skip
-        await publish_control(bootstrap, RolloutChange(
-            metadata=operator_metadata("op-bench"), operation=RolloutOperation.ADVANCE))  # fmt: skip
+            await onboard_agency(bootstrap, agency)
+        await change_rollout(bootstrap, RolloutOperation.ADVANCE)
         workload = Workload(bootstrap, persons=200, answering=False)
         await workload.start()
         process = spawn(args, env)

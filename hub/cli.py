@@ -22,17 +22,16 @@ from hub.control import operator_metadata, publish_control
 from hub.core import Keyring, KeySetError, load_key_set
 from hub.core.legal_basis import LegalBasisTableError, parse_table
 from hub.deadletters import DeadLetter
+from hub.onboarding import change_rollout, onboard_agency
 from hub.service import INGRESS_GROUP, ROUTER_GROUP, Hub, HubConfig
 from hub.topics import DEAD_LETTERS, PERSONS, PROVISION_RECORDS, TopicLayout, ensure_topics
 from renkei import logs
 from schemas.models import (
-    AgencyRegistered,
     AgencySuspension,
     LegalBasisTablePublished,
-    RolloutChange,
     RolloutOperation,
 )
-from schemas.vocabulary import EventType, InvalidAgencyId, Sector, agency_kind
+from schemas.vocabulary import InvalidAgencyId, Sector, agency_kind
 
 hub_app = typer.Typer(help="Run and operate the hub.", no_args_is_help=True)
 dlq_app = typer.Typer(help="Dead letters: list and replay.", no_args_is_help=True)
@@ -120,33 +119,22 @@ def onboard(
     operator: Operator = "op-onboarding",
 ) -> None:
     """Create an agency's two topics and register it (kind, key id, subscriptions)."""
+    layout = TopicLayout(agency_partitions=partitions, replication=replication)
     try:
-        kind = agency_kind(agency)
-        subscriptions = [EventType(s).value for s in subscribe or []]
+        created = _run(onboard_agency(bootstrap, agency, subscribe, key_id=key_id,
+                                      layout=layout, operator=operator))  # fmt: skip
     except (InvalidAgencyId, ValueError) as exc:
         console.print(f"[red]{exc}[/red]")
         raise typer.Exit(2) from exc
-    layout = TopicLayout(agency_partitions=partitions, replication=replication)
-
-    async def go() -> list[str]:
-        created = await ensure_topics(bootstrap, layout.agency_topics(agency))
-        await publish_control(
-            bootstrap,
-            AgencyRegistered(
-                metadata=operator_metadata(operator), agency=agency, kind=kind, key_id=key_id,
-                subscriptions=subscriptions,
-            ),
-        )  # fmt: skip
-        return created
-
-    created = _run(go())
+    kind = agency_kind(agency)
     console.print(f"{agency} onboarded as {kind.value}; topics created: {len(created)}")
 
 
-def _rollout(bootstrap: str, operator: str, op: RolloutOperation, **kw: Any) -> None:
-    _run(publish_control(bootstrap, RolloutChange(
-        metadata=operator_metadata(operator), operation=op, **kw)))  # fmt: skip
-    console.print(f"rollout: {op.value} {kw.get('sector') or ''}published on the control channel")
+def _rollout(
+    bootstrap: str, operator: str, op: RolloutOperation, sector: Sector | None = None
+) -> None:
+    _run(change_rollout(bootstrap, op, sector=sector, operator=operator))
+    console.print(f"rollout: {op.value} {sector or ''} published on the control channel")
 
 
 @rollout_app.command("advance")

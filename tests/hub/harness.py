@@ -17,25 +17,22 @@ from typing import Any, TypeVar
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.structs import TopicPartition
 
-from hub.control import operator_metadata, publish_control
 from hub.core import Keyring, parse_key_set
 from hub.core.keys import generate_key_set
 from hub.core.state import RatePolicy
+from hub.onboarding import change_rollout, onboard_agency
 from hub.service import Hub, HubConfig
-from hub.topics import TopicLayout, ensure_topics
+from hub.topics import TopicLayout
 from schemas import individual_number
 from schemas.codec import decode, encode
 from schemas.models import (
-    AgencyRegistered,
     Enrolment,
     EnrolmentConfirmed,
     Message,
     Metadata,
-    RolloutChange,
     RolloutOperation,
 )
 from schemas.topics import SEQUENCE_HEADER, inbound, outbound
-from schemas.vocabulary import agency_kind
 
 M = TypeVar("M", bound=Message)
 
@@ -144,27 +141,11 @@ class ScriptedAgency:
 
 
 async def onboard(bootstrap: str, agency: str, subscriptions: list[str] | None = None) -> None:
-    await ensure_topics(bootstrap, TopicLayout().agency_topics(agency))
-    await publish_control(
-        bootstrap,
-        AgencyRegistered(
-            metadata=operator_metadata("op-test"),
-            agency=agency,
-            kind=agency_kind(agency),
-            key_id="1",
-            subscriptions=subscriptions or [],
-        ),
-    )
+    await onboard_agency(bootstrap, agency, subscriptions, operator="op-test")
 
 
 async def advance_rollout(bootstrap: str, phases: int) -> None:
-    await publish_control(
-        bootstrap,
-        *[
-            RolloutChange(metadata=operator_metadata("op-test"), operation=RolloutOperation.ADVANCE)
-            for _ in range(phases)
-        ],
-    )
+    await change_rollout(bootstrap, RolloutOperation.ADVANCE, times=phases, operator="op-test")
 
 
 async def wait_until(predicate: Callable[[], bool], timeout: float = 30) -> None:
