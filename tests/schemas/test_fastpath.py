@@ -157,13 +157,11 @@ def test_every_attribute_value_branch_is_written_as_fastavro_writes_it(name, val
 
 
 @pytest.mark.parametrize(
-    "micros", [0, 1, -1, 63, 64, -65, 2**13, 2**20, 2**27, 2**41, 2**48, 2**55, 2**62, -(2**62)]
+    # every varint length a datetime can reach (year 9999 is about 2**58 microseconds)
+    "micros", [0, 1, -1, 63, 64, -65, 2**13, 2**20, 2**27, 2**41, 2**48, 2**55, -(2**55)]
 )
 def test_varints_of_every_length_match_fastavro(micros):
-    try:
-        moment = datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=micros)
-    except OverflowError:
-        pytest.skip("beyond the datetime range")
+    moment = datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=micros)
     message = _request(
         metadata=Metadata(message_id=uuid.UUID(int=7), occurred_at=moment, sender="hub")
     )
