@@ -41,6 +41,7 @@ from hub.onboarding import change_rollout, onboard_agency
 from hub.topics import ensure_topics
 from schemas.codec import encode
 from schemas.models import RolloutOperation
+from schemas.topics import inbound
 
 RESULTS = Path(__file__).resolve().parent.parent / "results" / "hub.json"
 BENCH_IN, BENCH_OUT = "bench.passthrough.in", "bench.passthrough.out"
@@ -62,12 +63,19 @@ def rate_from_timestamps(stamps: list[int]) -> float:
 
 
 def spawn(args: list[str], env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
-        [sys.executable, "-m", *args],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        env=os.environ | (env or {}),
-    )
+    """A child process; its output is appended to $RENKEI_BENCH_LOG if set (else dropped)."""
+    log_path = os.environ.get("RENKEI_BENCH_LOG")
+    out = open(log_path, "ab") if log_path else subprocess.DEVNULL  # noqa: SIM115
+    try:
+        return subprocess.Popen(
+            [sys.executable, "-m", *args],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=os.environ | (env or {}),
+        )
+    finally:
+        if log_path:
+            out.close()  # type: ignore[union-attr]
 
 
 def stop(process: subprocess.Popen[bytes]) -> None:
@@ -161,19 +169,19 @@ async def hub(bootstrap: str, requests: int, rate: float, seconds: float) -> dic
             await workload.enrol_everyone()
             await asyncio.sleep(2)  # relocations processed
             stop(process)
+            # Nothing but the hub decodes during the throughput run: read its output raw.
+            await workload.stop_collectors()
             await workload.send_requests(requests)  # loaded while the hub is down
             process = spawn(args, env)
-            deadline = time.monotonic() + 600
-            while len(workload.observed.query_timestamps) < requests:
-                if time.monotonic() > deadline:
-                    raise TimeoutError("the hub did not route the load in time")
-                await asyncio.sleep(0.2)
-            throughput = rate_from_timestamps(workload.observed.query_timestamps)
+            out = await _read_out(bootstrap, inbound(PROVIDER), requests, timeout=600)
+            if len(out) < requests:
+                raise TimeoutError("the hub did not route the load in time")
+            throughput = rate_from_timestamps([r.timestamp for r, _ in out])
             # Latency at the offered rate, provider answering: the full exchange.
             workload.answering = True
-            workload.observed.latencies.clear()
-            workload.observed.query_latencies.clear()
             workload.request_ids.clear()
+            workload.start_collectors(from_end=True)
+            await asyncio.sleep(2)
             await workload.send_requests(int(rate * seconds), rate=rate)
             await workload.wait_done(timeout=120)
         finally:

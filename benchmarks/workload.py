@@ -49,7 +49,9 @@ def _meta(sender: str, correlation: uuid.UUID | None = None) -> Metadata:
     )
 
 
-async def _assigned_consumer(bootstrap: str, topic: str) -> AIOKafkaConsumer:
+async def _assigned_consumer(
+    bootstrap: str, topic: str, from_end: bool = False
+) -> AIOKafkaConsumer:
     consumer = AIOKafkaConsumer(
         bootstrap_servers=bootstrap,
         group_id=None,
@@ -64,7 +66,10 @@ async def _assigned_consumer(bootstrap: str, topic: str) -> AIOKafkaConsumer:
         parts = consumer.partitions_for_topic(topic)
     tps = [TopicPartition(topic, p) for p in parts]
     consumer.assign(tps)
-    await consumer.seek_to_beginning(*tps)
+    if from_end:
+        await consumer.seek_to_end(*tps)
+    else:
+        await consumer.seek_to_beginning(*tps)
     return consumer
 
 
@@ -98,23 +103,34 @@ class Workload:
     observed: Observed = field(default_factory=Observed)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
     _producer: AIOKafkaProducer | None = None
+    _from_end: bool = False
 
     async def start(self) -> None:
         self._producer = AIOKafkaProducer(
             bootstrap_servers=self.bootstrap, acks="all", linger_ms=5, enable_idempotence=True
         )
         await self._producer.start()
+        self.start_collectors()
+
+    def start_collectors(self, from_end: bool = False) -> None:
+        """Follow the requester's and provider's inboxes and the provision records (from the
+        beginning, or only what arrives from now on)."""
+        self._from_end = from_end
         self._tasks = [
             asyncio.create_task(self._collect_requester()),
             asyncio.create_task(self._answer_queries()),
             asyncio.create_task(self._collect_records()),
         ]
 
-    async def stop(self) -> None:
+    async def stop_collectors(self) -> None:
         for task in self._tasks:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        self._tasks = []
+
+    async def stop(self) -> None:
+        await self.stop_collectors()
         if self._producer is not None:
             await self._producer.stop()
 
@@ -216,7 +232,7 @@ class Workload:
             await asyncio.sleep(0.1)
 
     async def _collect_requester(self) -> None:
-        consumer = await _assigned_consumer(self.bootstrap, inbound(self.requester))
+        consumer = await _assigned_consumer(self.bootstrap, inbound(self.requester), self._from_end)
         try:
             while True:
                 batch = await consumer.getmany(timeout_ms=100, max_records=5000)
@@ -238,7 +254,7 @@ class Workload:
             await consumer.stop()
 
     async def _answer_queries(self) -> None:
-        consumer = await _assigned_consumer(self.bootstrap, inbound(self.provider))
+        consumer = await _assigned_consumer(self.bootstrap, inbound(self.provider), self._from_end)
         producer = AIOKafkaProducer(bootstrap_servers=self.bootstrap, acks="all", linger_ms=5)
         await producer.start()
         try:
@@ -277,7 +293,7 @@ class Workload:
             await consumer.stop()
 
     async def _collect_records(self) -> None:
-        consumer = await _assigned_consumer(self.bootstrap, PROVISION_RECORDS)
+        consumer = await _assigned_consumer(self.bootstrap, PROVISION_RECORDS, self._from_end)
         try:
             while True:
                 batch = await consumer.getmany(timeout_ms=100, max_records=5000)

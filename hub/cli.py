@@ -75,6 +75,10 @@ def run(
     session_timeout_ms: Annotated[
         int, typer.Option(help="How long a crashed replica keeps its partitions.")
     ] = 10_000,
+    stage: Annotated[
+        list[str] | None,
+        typer.Option(help="Run only this stage (ingress or router); repeatable. Default: both."),
+    ] = None,
 ) -> None:
     """Run one hub replica until SIGTERM (graceful: commits the open transactions)."""
     logs.configure()
@@ -85,7 +89,12 @@ def run(
         linger_ms,
         http_port,
         session_timeout_ms=session_timeout_ms,
+        stages=tuple(stage or ("ingress", "router")),
     )
+    unknown = set(config.stages) - {"ingress", "router"}
+    if unknown:
+        console.print(f"[red]Unknown stage(s): {', '.join(sorted(unknown))}[/red]")
+        raise typer.Exit(2)
     hub = Hub(config, _keys())
 
     async def main() -> None:

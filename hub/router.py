@@ -168,7 +168,7 @@ class Router:
     def _one(self, ps: PartitionState, record: ConsumerRecord[bytes, bytes]) -> Iterator[Output]:
         try:
             env = Envelope.from_bytes(record.value or b"")
-        except Exception:  # only the hub writes this topic: a bug, but never a stuck hub
+        except ValueError:  # only the hub writes this topic: a bug, but never a stuck hub
             yield dead_letter(
                 record.value,
                 reason=DeadLetterReason.UNDECODABLE,

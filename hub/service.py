@@ -40,6 +40,8 @@ class HubConfig:
     rate_policy: RatePolicy = field(default_factory=lambda: RatePolicy(10_000.0, 2_000.0))
     # How long a crashed replica keeps its partitions before the group gives them away.
     session_timeout_ms: int = 10_000
+    # Which stages this process runs: both (default), or one, to give each its own core.
+    stages: tuple[str, ...] = ("ingress", "router")
 
 
 class Hub:
@@ -71,12 +73,13 @@ class Hub:
         self.started = asyncio.Event()
 
     @property
+    def stages(self) -> list[Stage]:
+        chosen = self.config.stages
+        return [s for s in (self.ingress, self.router) if s.config.name in chosen]
+
+    @property
     def ready(self) -> bool:
-        return (
-            self.control_reader.caught_up.is_set()
-            and self.ingress.ready.is_set()
-            and self.router.ready.is_set()
-        )
+        return self.control_reader.caught_up.is_set() and all(s.ready.is_set() for s in self.stages)
 
     async def run(self) -> None:
         """Run until `stop()` (or SIGTERM/SIGINT when installed by the CLI)."""
@@ -90,7 +93,7 @@ class Hub:
         log.info("hub started", table=self.control.table.version,
                  phase=self.control.rollout.phase)  # fmt: skip
         try:
-            await asyncio.gather(self.ingress.run(), self.router.run(), self._watch_lag())
+            await asyncio.gather(*(s.run() for s in self.stages), self._watch_lag())
         finally:
             await self.control_reader.stop()
             if self._http is not None:
@@ -109,19 +112,19 @@ class Hub:
             loop.add_signal_handler(sig, self.stop)
 
     async def _watch_lag(self) -> None:
-        while not (self.ingress._stopping.is_set() and self.router._stopping.is_set()):
-            for stage in (self.ingress, self.router):
+        while not all(s.stopping for s in self.stages):
+            for stage in self.stages:
                 with contextlib.suppress(Exception):
                     for tp, lag in (await stage.lag()).items():
                         metrics.CONSUMER_LAG.labels(
                             stage.config.name, f"{tp.topic}/{tp.partition}"
                         ).set(lag)
             with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(self._both_stopping(), timeout=5)
+                await asyncio.wait_for(self._all_stopping(), timeout=5)
 
-    async def _both_stopping(self) -> None:
-        await self.ingress._stopping.wait()
-        await self.router._stopping.wait()
+    async def _all_stopping(self) -> None:
+        for stage in self.stages:
+            await stage.wait_stopping()
 
     async def _serve_http(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:

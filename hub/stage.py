@@ -249,6 +249,13 @@ class Stage:
     def stop(self) -> None:
         self._stopping.set()
 
+    @property
+    def stopping(self) -> bool:
+        return self._stopping.is_set()
+
+    async def wait_stopping(self) -> None:
+        await self._stopping.wait()
+
     async def lag(self) -> dict[TopicPartition, int]:
         """Records behind the end of each assigned partition (committed records only)."""
         consumer = self._consumer
