@@ -153,27 +153,43 @@ async def passthrough(bootstrap: str, requests: int, rate: float, seconds: float
     }
 
 
-async def hub(bootstrap: str, requests: int, rate: float, seconds: float) -> dict[str, Any]:
+async def hub(
+    bootstrap: str,
+    requests: int,
+    rate: float,
+    seconds: float,
+    *,
+    split: bool,
+    requester: str = REQUESTER,
+    provider: str = PROVIDER,
+) -> dict[str, Any]:
+    """Measure the hub as one process running both stages, or (split) one process a stage."""
     with tempfile.TemporaryDirectory() as tmp:
         keys = Path(tmp) / "keys.json"
         keys.write_text(json.dumps(generate_key_set(os.urandom)))
         env = {"RENKEI_KEYS_FILE": str(keys)}
-        args = ["renkei", "hub", "run", "--bootstrap", bootstrap, "--partitions", str(PARTITIONS)]
-        for agency in (REQUESTER, PROVIDER):
+        base = ["renkei", "hub", "run", "--bootstrap", bootstrap, "--partitions", str(PARTITIONS)]
+        commands = (
+            [[*base, "--stage", "ingress"], [*base, "--stage", "router"]] if split else [base]
+        )
+        for agency in (requester, provider):
             await onboard_agency(bootstrap, agency)
         await change_rollout(bootstrap, RolloutOperation.ADVANCE)
-        workload = Workload(bootstrap, persons=200, answering=False)
+        workload = Workload(
+            bootstrap, persons=200, requester=requester, provider=provider, answering=False
+        )
         await workload.start()
-        process = spawn(args, env)
+        processes = [spawn(c, env) for c in commands]
         try:
             await workload.enrol_everyone()
             await asyncio.sleep(2)  # relocations processed
-            stop(process)
+            for process in processes:
+                stop(process)
             # Nothing but the hub decodes during the throughput run: read its output raw.
             await workload.stop_collectors()
             await workload.send_requests(requests)  # loaded while the hub is down
-            process = spawn(args, env)
-            out = await _read_out(bootstrap, inbound(PROVIDER), requests, timeout=600)
+            processes = [spawn(c, env) for c in commands]
+            out = await _read_out(bootstrap, inbound(provider), requests, timeout=600)
             if len(out) < requests:
                 raise TimeoutError("the hub did not route the load in time")
             throughput = rate_from_timestamps([r.timestamp for r, _ in out])
@@ -185,7 +201,8 @@ async def hub(bootstrap: str, requests: int, rate: float, seconds: float) -> dic
             await workload.send_requests(int(rate * seconds), rate=rate)
             await workload.wait_done(timeout=120)
         finally:
-            stop(process)
+            for process in processes:
+                stop(process)
             await workload.stop()
     o = workload.observed
     return {
@@ -205,7 +222,11 @@ async def hub(bootstrap: str, requests: int, rate: float, seconds: float) -> dic
 
 async def run(bootstrap: str, requests: int, rate: float, seconds: float) -> dict[str, Any]:
     base = await passthrough(bootstrap, requests, rate, seconds)
-    measured = await hub(bootstrap, requests, rate, seconds)
+    measured = await hub(bootstrap, requests, rate, seconds, split=False)
+    # Second variant on the same broker: other municipalities (phase 2 makes them live).
+    split = await hub(
+        bootstrap, requests, rate, seconds, split=True, requester="mun-01100", provider="mun-13102"
+    )
     return {
         "what": "hub (ingress + router) vs raw transactional passthrough, same broker, same run",
         "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
@@ -220,8 +241,12 @@ async def run(bootstrap: str, requests: int, rate: float, seconds: float) -> dic
         "partitions": PARTITIONS,
         "passthrough": base,
         "hub": measured,
+        "hub_one_process_per_stage": split,
         "hub_to_passthrough_throughput": round(
             measured["throughput_per_s"] / base["throughput_per_s"], 3
+        ),
+        "hub_one_process_per_stage_to_passthrough_throughput": round(
+            split["throughput_per_s"] / base["throughput_per_s"], 3
         ),
     }
 
@@ -248,7 +273,13 @@ def main() -> None:
           f"{h['latency_ms']['p99']:>10}")  # fmt: skip
     e = h["exchange_latency_ms"]
     print(f"{'hub full exchange':24}{'':>14}{e['p50']:>10}{e['p99']:>10}")
-    print(f"hub / passthrough throughput: {result['hub_to_passthrough_throughput']}")
+    s = result["hub_one_process_per_stage"]
+    print(f"{'hub, process per stage':24}{s['throughput_per_s']:>14}{s['latency_ms']['p50']:>10}"
+          f"{s['latency_ms']['p99']:>10}")  # fmt: skip
+    print(
+        f"hub / passthrough throughput: {result['hub_to_passthrough_throughput']}; "
+        f"process per stage: {result['hub_one_process_per_stage_to_passthrough_throughput']}"
+    )
     print(f"written to {RESULTS}")
 
 
