@@ -158,7 +158,8 @@ def test_every_attribute_value_branch_is_written_as_fastavro_writes_it(name, val
 
 @pytest.mark.parametrize(
     # every varint length a datetime can reach (year 9999 is about 2**58 microseconds)
-    "micros", [0, 1, -1, 63, 64, -65, 2**13, 2**20, 2**27, 2**41, 2**48, 2**55, -(2**55)]
+    "micros",
+    [0, 1, -1, 63, 64, -65, 2**13, 2**20, 2**27, 2**41, 2**48, 2**55, -(2**55)],
 )
 def test_varints_of_every_length_match_fastavro(micros):
     moment = datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=micros)
