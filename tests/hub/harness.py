@@ -109,7 +109,7 @@ class ScriptedAgency:
         await self._producer.send_and_wait(outbound(self.id), value)
 
     async def expect(
-        self, kind: type[M], where: Callable[[M], bool] = lambda _m: True, timeout: float = 30
+        self, kind: type[M], where: Callable[[M], bool] = lambda _m: True, timeout: float = 60
     ) -> M:
         """The first message of `kind` in the inbox satisfying `where` (waits for it)."""
 
@@ -164,10 +164,12 @@ async def running_hub(
     *,
     partitions: int = 3,
     rate_policy: RatePolicy | None = None,
+    http_port: int | None = None,
 ) -> AsyncIterator[Hub]:
     config = HubConfig(
         bootstrap,
         TopicLayout(hub_partitions=partitions),
+        http_port=http_port,
         rate_policy=rate_policy or RatePolicy(10_000.0, 2_000.0),
     )
     hub = Hub(config, keys)

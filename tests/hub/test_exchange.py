@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import AsyncIterator
 
 import pytest
 
+from deploy.local.broker import free_port
 from hub.cli import read_dead_letters, verify_chains
 from hub.core import Keyring
 from hub.service import Hub
@@ -38,6 +40,7 @@ from .harness import (
 )
 
 pytestmark = pytest.mark.kafka
+HTTP_PORT = free_port()
 
 FORMER, NEW, THIRD, PENSION = "mun-13101", "mun-27100", "mun-01100", "jps"
 
@@ -58,7 +61,7 @@ async def hub(isolated_kafka: str, keys: Keyring) -> AsyncIterator[Hub]:
     for agency, subs in subscriptions.items():
         await onboard(isolated_kafka, agency, subs)
     await advance_rollout(isolated_kafka, 1)  # phase 1: tax and pension, pilot municipalities
-    async with running_hub(isolated_kafka, keys) as running:
+    async with running_hub(isolated_kafka, keys, http_port=HTTP_PORT) as running:
         await wait_until(control_applied(running, 5))
         yield running
 
@@ -222,3 +225,86 @@ async def test_every_delivery_carries_a_gapless_sequence_per_stream(
             streams.setdefault(stream, []).append(n)
         for numbers in streams.values():
             assert sorted(numbers) == list(range(1, len(numbers) + 1))
+
+
+async def test_a_request_id_repeated_by_the_agency_gets_one_outcome_and_one_record(
+    isolated_kafka: str, agencies: dict[str, ScriptedAgency]
+) -> None:
+    former, new = agencies[FORMER], agencies[NEW]
+    number = new_number()
+    await former.enrol(number)
+    code = await new.enrol(number)
+    relocation = Relocation(
+        metadata=meta(NEW), person_code=code, from_municipality=FORMER, to_municipality=NEW,
+        moved_on="2026-05-01",
+    )  # fmt: skip
+    await new.send(relocation)
+    request = AttributeRequest(
+        metadata=meta(NEW), request_id=uuid.uuid4(), person_code=code, provider=FORMER,
+        purpose="resident_tax_assessment", legal_basis_row="tx-01",
+        attributes=["taxable_income"], trigger_event_id=relocation.metadata.message_id,
+    )  # fmt: skip
+    await new.send(request)
+    await new.send(request)  # a retry after a timeout, say
+    query = await former.expect(
+        AttributeQuery, lambda q: q.metadata.correlation_id == request.metadata.message_id
+    )
+    await former.send(
+        AttributeAnswer(metadata=meta(FORMER), reply_token=query.reply_token,
+                        values=[AttributeValue(name="taxable_income", value=2_100_000)])
+    )  # fmt: skip
+    await new.expect(AttributeResponse, lambda r: r.request_id == request.request_id)
+    await former.enrol(new_number())  # let anything duplicated arrive first
+    queries = [
+        q for q in former.received(AttributeQuery)
+        if q.metadata.correlation_id == request.metadata.message_id
+    ]  # fmt: skip
+    assert len(queries) == 1
+    outcomes = [r for r in new.received(AttributeResponse) if r.request_id == request.request_id]
+    assert len(outcomes) == 1
+    records = [r for r in await read_records(isolated_kafka) if r.request_id == request.request_id]
+    assert len(records) == 1
+
+
+async def http_get(path: str) -> tuple[int, str]:
+    import asyncio
+
+    reader, writer = await asyncio.open_connection("127.0.0.1", HTTP_PORT)
+    writer.write(f"GET {path} HTTP/1.1\r\nHost: localhost\r\n\r\n".encode())
+    await writer.drain()
+    raw = (await reader.read()).decode()
+    writer.close()
+    head, _, body = raw.partition("\r\n\r\n")
+    return int(head.split(" ")[1]), body
+
+
+async def test_health_readiness_and_metrics_are_served_without_personal_data(
+    agencies: dict[str, ScriptedAgency],
+) -> None:
+    assert await http_get("/healthz") == (200, "ok\n")
+    assert await http_get("/readyz") == (200, "ready\n")
+    status, metrics = await http_get("/metrics")
+    assert status == 200
+    assert 'renkei_records_in_total{stage="ingress"}' in metrics
+    assert 'renkei_outcomes_total{outcome="routed",reason=""}' in metrics
+    assert "renkei_transaction_commit_seconds_bucket" in metrics
+    assert "renkei_consumer_lag" in metrics
+    assert "98765" not in metrics
+    assert "3200000" not in metrics
+
+
+def test_operator_commands_read_the_real_topics(isolated_kafka: str, hub: Hub) -> None:
+    from typer.testing import CliRunner
+
+    from hub.cli import hub_app
+
+    runner = CliRunner()
+    verified = runner.invoke(hub_app, ["audit", "verify", "--bootstrap", isolated_kafka])
+    assert verified.exit_code == 0, verified.output
+    assert "intact" in verified.output
+    letters = runner.invoke(hub_app, ["dlq", "list", "--bootstrap", isolated_kafka, "--as-json"])
+    assert letters.exit_code == 0, letters.output
+    assert {d["reason"] for d in json.loads(letters.output)} >= {"UNKNOWN_SCHEMA"}
+    lag = runner.invoke(hub_app, ["lag", "--bootstrap", isolated_kafka])
+    assert lag.exit_code == 0, lag.output
+    assert "router" in lag.output
