@@ -9,9 +9,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import importlib
+import logging
 import time
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -149,9 +151,56 @@ def demo(
     bootstrap: Annotated[
         str | None, typer.Option(help="Use this broker instead of starting a local one.")
     ] = None,
+    persons: Annotated[int, typer.Option(help="Size of the synthetic population.")] = 1000,
+    rate: Annotated[
+        float, typer.Option(help="Background checks per second in each phase (0: none).")
+    ] = 200.0,
+    duration: Annotated[
+        float, typer.Option(help="Seconds of background checks in each phase.")
+    ] = 5.0,
+    seed: Annotated[int, typer.Option(help="Seed of the synthetic population.")] = 7,
+    report_dir: Annotated[
+        Path, typer.Option(help="Where report.json and report.md are written.")
+    ] = Path("results/demo"),
 ) -> None:
-    """The main job. Until the rollout scenario lands, a smoke run of the real broker."""
-    broker_smoke(bootstrap)
+    """The main job: start the hub and the reference agencies, play the small-start rollout
+    phase by phase, and report what Kafka recorded (per phase, the invariants, the audit).
+    With --persons/--rate/--duration it is a load test of the same scenario."""
+    from renkei import logs
+    from renkei.demo import DemoConfig, Tracker, run_demo
+    from renkei.demo.progress import live
+    from renkei.demo.report import breakdown_tables, phase_table, summary_lines
+
+    with _broker(bootstrap) as (address, version, _startup):
+        config = DemoConfig(
+            persons=persons,
+            seed=seed,
+            rate=rate,
+            duration=duration,
+            report_dir=report_dir,
+            broker="external" if bootstrap else f"embedded Apache Kafka {version}",
+        )
+        tracker = Tracker()
+        with live(tracker, console):
+            logs.configure(level="WARNING")  # inside the display, so warnings print above it
+            # aiokafka logs transient start-up conditions (topic or coordinator not there yet)
+            # as errors; the demo's outcome is judged from what Kafka recorded instead.
+            logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
+            try:
+                result = asyncio.run(run_demo(address, config, tracker))
+            finally:
+                logs.configure(level="WARNING")
+    console.print(phase_table(result.report))
+    for table in breakdown_tables(result.report):
+        console.print(table)
+    for line in summary_lines(result.report):
+        console.print(line)
+    if result.paths is not None:
+        console.print(f"report: {result.paths[0]} and {result.paths[1]}")
+    console.print(f"wall time {result.report['run']['wall_seconds']:.1f} s")
+    if not result.ok:
+        console.print("[red]the run broke an invariant or the audit chain: see the report[/red]")
+        raise typer.Exit(1)
 
 
 def main() -> None:
