@@ -111,6 +111,10 @@ def plan_event(
                 return Deny(R.UNKNOWN_CODE, f"{field} is not a code the hub issued to {publisher}")
             persons[field] = person_id
     subject = next(iter(persons.values()))
+    if state.person(subject).event(event.metadata.message_id.bytes) is not None:
+        # The same event again (a publisher retrying after a timeout): it changed the state
+        # and was delivered the first time; nobody hears of it twice.
+        return EventPlan(subject, (), ())
     changes: list[Change] = []
     match event:
         case Relocation() if publisher != event.to_municipality:

@@ -199,3 +199,19 @@ def test_events_with_unknown_codes_wrong_publishers_or_from_non_agencies_are_ref
         refused = plan_event(event, w.state, w.table, w.rollout, w.keys)
         assert isinstance(refused, Deny)
         assert refused.reason is reason
+
+
+def test_an_event_published_twice_is_delivered_once() -> None:
+    w, number = _country()
+    codes = {a: w.enrol(a, number) for a in ("mun-13101", "mun-27100")}
+    event = Relocation(
+        metadata=metadata("mun-13101", w.now),
+        person_code=codes["mun-13101"],
+        from_municipality="mun-27100",
+        to_municipality="mun-13101",
+        moved_on=w.now.date(),
+    )
+    first, again = w.publish(event), w.publish(event)
+    assert [d.agency for d in first.deliveries] == ["mun-27100"]
+    assert again.deliveries == ()
+    assert again.changes == ()
