@@ -43,6 +43,7 @@ from hub.core import (
     decide,
     decide_indexed_enrolment,
     plan_event,
+    prune,
     record_answer,
     record_decision,
 )
@@ -73,6 +74,8 @@ from schemas.vocabulary import DenialReason, Sector
 log = get_logger("hub.router")
 HUB = "hub"
 PORTAL = "portal"
+PRUNE_EVERY_S = 3_600  # forget what can no longer matter, at most hourly (message time)
+KEEP_REQUEST_IDS_S = 8 * 86_400  # idempotency horizon: longer than a reply token lives
 
 
 @dataclass
@@ -84,6 +87,7 @@ class PartitionState:
     head: ChainHead = field(default_factory=ChainHead)
     sequences: dict[str, int] = field(default_factory=dict)
     dirty: set[bytes] = field(default_factory=set)  # changelog keys changed in this batch
+    pruned_at: float = 0.0
 
 
 def _meta(now: datetime, correlation: uuid.UUID | None) -> Metadata:
@@ -151,6 +155,27 @@ class Router:
     def drop(self, partition: TopicPartition) -> None:
         self.partitions.pop(partition, None)
 
+    def _maybe_prune(self, ps: PartitionState, now: datetime) -> None:
+        """Drop expired events, consents, proxies, request ids and used tokens, and write
+        tombstones for them, so state and changelog do not grow without bound."""
+        if now.timestamp() - ps.pruned_at < PRUNE_EVERY_S:
+            return
+        ps.pruned_at = now.timestamp()
+        state = ps.hub
+        processed, tokens, persons = (
+            set(state.processed),
+            set(state.used_tokens),
+            dict(state.persons),
+        )
+        prune(state, now, self.control.table.max_window_seconds, KEEP_REQUEST_IDS_S)
+        for requester, rid in processed - state.processed.keys():
+            ps.dirty.add(k_processed(requester, uuid.UUID(int=rid)))
+        for token in tokens - state.used_tokens.keys():
+            ps.dirty.add(k_token(token))
+        for person_id, record in persons.items():
+            if state.persons.get(person_id) is not record:
+                ps.dirty.add(k_person(person_id))
+
     # --- processing ----------------------------------------------------------------------
 
     def process(
@@ -160,6 +185,7 @@ class Router:
         outputs: list[Output] = []
         for record in records:
             outputs.extend(self._one(ps, record))
+        self._maybe_prune(ps, datetime.fromtimestamp(records[-1].timestamp / 1000, UTC))
         for key in ps.dirty:
             outputs.append(Output(STATE, value_of(ps, key), key=key, partition=ps.partition))
         ps.dirty.clear()
