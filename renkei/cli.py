@@ -190,6 +190,7 @@ def demo(
                 result = asyncio.run(run_demo(address, config, tracker))
             finally:
                 logs.configure(level="WARNING")
+    console.print()
     console.print(phase_table(result.report))
     for table in breakdown_tables(result.report):
         console.print(table)
