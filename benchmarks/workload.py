@@ -165,7 +165,9 @@ class Workload:
                 moved_on="2026-04-01",
             )
             self.triggers.append(relocation.metadata.message_id)
-            await self.producer.send(outbound(self.requester), encode(relocation))
+            # Keyed by the person's code, as the SDK does: one agency partition per person keeps
+            # the event before the requests that cite it.
+            await self.producer.send(outbound(self.requester), encode(relocation), key=code)
         await self.producer.flush()
 
     def request(self, i: int) -> AttributeRequest:
@@ -204,7 +206,11 @@ class Workload:
             self.sent_at[request.request_id] = self.sent_by_message[request.metadata.message_id] = (
                 time.monotonic()
             )
-            pending.append(await self.producer.send(outbound(self.requester), encode(request)))
+            pending.append(
+                await self.producer.send(
+                    outbound(self.requester), encode(request), key=request.person_code
+                )
+            )
             if rate is not None:
                 due = began + (i + 1) / rate
                 delay = due - time.monotonic()
@@ -245,7 +251,7 @@ class Workload:
                         elif isinstance(message, AttributeResponse | RequestDenied):
                             rid = message.request_id
                             self.observed.outcomes[rid] += 1
-                            if isinstance(message, RequestDenied):
+                            if isinstance(message, RequestDenied) and rid in self.sent_at:
                                 self.observed.denials[message.reason.value] += 1
                             sent = self.sent_at.get(rid)
                             if sent is not None and self.observed.outcomes[rid] == 1:
