@@ -39,13 +39,14 @@ from deploy.local.broker import KAFKA_VERSION, KafkaCluster
 from hub.core.keys import generate_key_set
 from hub.onboarding import change_rollout, onboard_agency
 from hub.topics import ensure_topics
-from schemas.codec import encode
+from schemas.codec import encode, message_type
 from schemas.models import RolloutOperation
 from schemas.topics import inbound
 
 RESULTS = Path(__file__).resolve().parent.parent / "results" / "hub.json"
 BENCH_IN, BENCH_OUT = "bench.passthrough.in", "bench.passthrough.out"
 PARTITIONS = 3
+BATCH_MAX = 500  # records per transaction at most, the same for both (--batch-max)
 
 
 def percentile(values: list[float], p: float) -> float:
@@ -87,7 +88,11 @@ def stop(process: subprocess.Popen[bytes]) -> None:
         process.wait()
 
 
-async def _read_out(bootstrap: str, topic: str, want: int, timeout: float) -> list[Any]:
+async def _read_out(
+    bootstrap: str, topic: str, want: int, timeout: float, only: str | None = None
+) -> list[Any]:
+    """(record, arrival time) of the first `want` records (of message type `only`, read from
+    the header alone), committed ones only."""
     consumer = AIOKafkaConsumer(
         bootstrap_servers=bootstrap, group_id=None, isolation_level="read_committed",
         enable_auto_commit=False,
@@ -102,7 +107,12 @@ async def _read_out(bootstrap: str, topic: str, want: int, timeout: float) -> li
         while len(got) < want and time.monotonic() < deadline:
             batch = await consumer.getmany(timeout_ms=200, max_records=10_000)
             now = time.monotonic()
-            got.extend((r, now) for rs in batch.values() for r in rs)
+            got.extend(
+                (r, now)
+                for rs in batch.values()
+                for r in rs
+                if only is None or message_type(r.value or b"") == only
+            )
         return got
     finally:
         await consumer.stop()
@@ -118,7 +128,8 @@ async def passthrough(bootstrap: str, requests: int, rate: float, seconds: float
         futures = [await producer.send(BENCH_IN, sample, key=str(i).encode())
                    for i in range(requests)]  # fmt: skip
         await asyncio.gather(*futures)
-        process = spawn(["benchmarks.passthrough", "--bootstrap", bootstrap, BENCH_IN, BENCH_OUT])
+        process = spawn(["benchmarks.passthrough", "--bootstrap", bootstrap,
+                         "--batch-max", str(BATCH_MAX), BENCH_IN, BENCH_OUT])  # fmt: skip
         try:
             out = await _read_out(bootstrap, BENCH_OUT, requests, timeout=600)
             throughput = rate_from_timestamps([r.timestamp for r, _ in out])
@@ -168,7 +179,8 @@ async def hub(
         keys = Path(tmp) / "keys.json"
         keys.write_text(json.dumps(generate_key_set(os.urandom)))
         env = {"RENKEI_KEYS_FILE": str(keys)}
-        base = ["renkei", "hub", "run", "--bootstrap", bootstrap, "--partitions", str(PARTITIONS)]
+        base = ["renkei", "hub", "run", "--bootstrap", bootstrap, "--partitions", str(PARTITIONS),
+                "--batch-max", str(BATCH_MAX)]  # fmt: skip
         commands = (
             [[*base, "--stage", "ingress"], [*base, "--stage", "router"]] if split else [base]
         )
@@ -189,7 +201,9 @@ async def hub(
             await workload.stop_collectors()
             await workload.send_requests(requests)  # loaded while the hub is down
             processes = [spawn(c, env) for c in commands]
-            out = await _read_out(bootstrap, inbound(provider), requests, timeout=600)
+            out = await _read_out(
+                bootstrap, inbound(provider), requests, timeout=600, only="AttributeQuery"
+            )
             if len(out) < requests:
                 raise TimeoutError("the hub did not route the load in time")
             throughput = rate_from_timestamps([r.timestamp for r, _ in out])
@@ -239,6 +253,7 @@ async def run(bootstrap: str, requests: int, rate: float, seconds: float) -> dic
         "offered_rate_per_s": rate,
         "offered_seconds": seconds,
         "partitions": PARTITIONS,
+        "batch_max": BATCH_MAX,
         "passthrough": base,
         "hub": measured,
         "hub_one_process_per_stage": split,
@@ -257,7 +272,9 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=20_000)
     parser.add_argument("--rate", type=float, default=300.0)
     parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--batch-max", type=int, default=BATCH_MAX)
     a = parser.parse_args()
+    globals()["BATCH_MAX"] = a.batch_max
     if a.bootstrap:
         result = asyncio.run(run(a.bootstrap, a.requests, a.rate, a.seconds))
     else:
