@@ -4,7 +4,8 @@ Keys start with one byte saying what they hold; a value of None (a tombstone) de
   p + person_id          -> PersonRecord bytes
   n + blind index        -> person_id
   r + blind index        -> b"" (the number was revoked by a number change)
-  q + request id + agency -> decided-at seconds (a request id already decided: idempotency)
+  Q + first input offset -> the request ids decided in that input batch, with the time
+                          (idempotency; one record per batch rather than one per request)
   t + request id         -> token expiry seconds (a reply token already used)
   h                      -> chain head of this partition's provision records
   s + agency             -> last delivery sequence number to that agency from this partition
@@ -39,8 +40,27 @@ def key_revoked(index: bytes) -> bytes:
     return b"r" + index
 
 
-def key_processed(requester: str, request_id: uuid.UUID) -> bytes:
-    return b"q" + request_id.bytes + requester.encode()
+def key_decided(first_offset: int) -> bytes:
+    return b"Q" + first_offset.to_bytes(8, "big")
+
+
+def pack_decided(at: int, decided: list[tuple[str, int]]) -> bytes:
+    """The request ids decided in one batch: time, then (request id, requester) each."""
+    parts = [at.to_bytes(8, "big")]
+    for requester, request_id in decided:
+        name = requester.encode()
+        parts.append(request_id.to_bytes(16, "big") + bytes((len(name),)) + name)
+    return b"".join(parts)
+
+
+def unpack_decided(value: bytes) -> tuple[int, list[tuple[str, int]]]:
+    at, i, decided = int.from_bytes(value[:8], "big"), 8, []
+    while i < len(value):
+        request_id = int.from_bytes(value[i : i + 16], "big")
+        size = value[i + 16]
+        decided.append((value[i + 17 : i + 17 + size].decode(), request_id))
+        i += 17 + size
+    return at, decided
 
 
 def key_token(request_id: uuid.UUID) -> bytes:
@@ -62,9 +82,8 @@ def value_of(ps: PartitionState, key: bytes) -> bytes | None:
         return state.numbers.get(rest)
     if tag == b"r":
         return b"" if rest in state.revoked_numbers else None
-    if tag == b"q":
-        decided = state.processed.get((rest[16:].decode(), uuid.UUID(bytes=rest[:16]).int))
-        return None if decided is None else decided[0].to_bytes(8, "big")
+    if tag == b"Q":
+        return None  # only ever written whole (Router._flush_decided) or as a tombstone
     if tag == b"t":
         expiry = state.used_tokens.get(uuid.UUID(bytes=rest))
         return None if expiry is None else expiry.to_bytes(8, "big")
@@ -95,12 +114,14 @@ def restore(ps: PartitionState, key: bytes, value: bytes | None) -> None:
             state.revoked_numbers.discard(rest)
         else:
             state.revoked_numbers.add(rest)
-    elif tag == b"q":
-        k = (rest[16:].decode(), uuid.UUID(bytes=rest[:16]).int)
+    elif tag == b"Q":
         if value is None:
-            state.processed.pop(k, None)
+            ps.decided_batches.pop(key, None)
         else:
-            state.processed[k] = (int.from_bytes(value, "big"), _DECIDED_BEFORE)
+            at, decided = unpack_decided(value)
+            ps.decided_batches[key] = at
+            for entry in decided:
+                state.processed[entry] = (at, _DECIDED_BEFORE)
     elif tag == b"t":
         rid = uuid.UUID(bytes=rest)
         if value is None:

@@ -23,10 +23,9 @@ from aiokafka.structs import ConsumerRecord, TopicPartition
 
 from hub import metrics
 from hub.audit import UNKNOWN_SUBJECT, ChainHead, seal
-from hub.changelog import KEY_HEAD, restore, value_of
+from hub.changelog import KEY_HEAD, key_decided, pack_decided, restore, value_of
 from hub.changelog import key_number as k_number
 from hub.changelog import key_person as k_person
-from hub.changelog import key_processed as k_processed
 from hub.changelog import key_revoked as k_revoked
 from hub.changelog import key_sequence as k_sequence
 from hub.changelog import key_token as k_token
@@ -87,6 +86,8 @@ class PartitionState:
     head: ChainHead = field(default_factory=ChainHead)
     sequences: dict[str, int] = field(default_factory=dict)
     dirty: set[bytes] = field(default_factory=set)  # changelog keys changed in this batch
+    decided: list[tuple[str, int]] = field(default_factory=list)  # request ids, this batch
+    decided_batches: dict[bytes, int] = field(default_factory=dict)  # changelog key -> time
     pruned_at: float = 0.0
 
 
@@ -162,14 +163,16 @@ class Router:
             return
         ps.pruned_at = now.timestamp()
         state = ps.hub
-        processed, tokens, persons = (
-            set(state.processed),
+        tokens, persons = (
             set(state.used_tokens),
             dict(state.persons),
         )
         prune(state, now, self.control.table.max_window_seconds, KEEP_REQUEST_IDS_S)
-        for requester, rid in processed - state.processed.keys():
-            ps.dirty.add(k_processed(requester, uuid.UUID(int=rid)))
+        horizon = now.timestamp() - KEEP_REQUEST_IDS_S
+        for key, at in list(ps.decided_batches.items()):
+            if at < horizon:  # every request id in it is older still: all were pruned
+                del ps.decided_batches[key]
+                ps.dirty.add(key)
         for token in tokens - state.used_tokens.keys():
             ps.dirty.add(k_token(token))
         for person_id, record in persons.items():
@@ -185,7 +188,15 @@ class Router:
         outputs: list[Output] = []
         for record in records:
             outputs.extend(self._one(ps, record))
-        self._maybe_prune(ps, datetime.fromtimestamp(records[-1].timestamp / 1000, UTC))
+        now = datetime.fromtimestamp(records[-1].timestamp / 1000, UTC)
+        if ps.decided:
+            key, at = key_decided(records[0].offset), int(now.timestamp())
+            outputs.append(
+                Output(STATE, pack_decided(at, ps.decided), key=key, partition=ps.partition)
+            )
+            ps.decided_batches[key] = at
+            ps.decided.clear()
+        self._maybe_prune(ps, now)
         for key in ps.dirty:
             outputs.append(Output(STATE, value_of(ps, key), key=key, partition=ps.partition))
         ps.dirty.clear()
@@ -269,7 +280,7 @@ class Router:
                 request, state, self.control.table, self.control.rollout, self.keys, now
             )
         record_decision(state, requester, request.request_id, decision, now)
-        ps.dirty.add(k_processed(requester, request.request_id))
+        ps.decided.append((requester, request.request_id.int))
         correlation = request.metadata.message_id
         if isinstance(decision, Route):
             metrics.OUTCOMES.labels("routed", "").inc()

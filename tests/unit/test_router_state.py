@@ -9,7 +9,7 @@ import uuid
 
 from aiokafka.structs import ConsumerRecord, TopicPartition
 
-from hub.changelog import key_processed, key_token, restore
+from hub.changelog import key_decided, key_token, pack_decided, restore, unpack_decided
 from hub.control import ControlState
 from hub.core import Deny, Keyring, parse_key_set
 from hub.core.keys import generate_key_set
@@ -57,17 +57,30 @@ def test_the_changelog_rebuilds_the_partition_state_it_was_written_from() -> Non
 
 def test_pruning_forgets_expired_request_ids_and_tokens_and_says_so_in_the_changelog() -> None:
     r = router()
-    state = r.partitions[TP].hub
+    ps = r.partitions[TP]
+    state = ps.hub
     old_request, live_request, used = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    now = int(time.time())
     state.processed[("mun-27100", old_request.int)] = (0, Deny(DenialReason.MALFORMED, "x"))
-    state.processed[("mun-27100", live_request.int)] = (
-        int(time.time()),
-        Deny(DenialReason.MALFORMED, "x"),
-    )
+    state.processed[("mun-27100", live_request.int)] = (now, Deny(DenialReason.MALFORMED, "x"))
+    ps.decided_batches[key_decided(5)] = 0  # the batch that decided the old request
+    ps.decided_batches[key_decided(900)] = now
     state.used_tokens[used] = 1  # expired long ago
     outputs = r.process(TP, [record(holder(os.urandom(16), "jps", os.urandom(16)))])
     tombstones = {o.key for o in outputs if o.topic == STATE and o.value is None}
-    assert key_processed("mun-27100", old_request) in tombstones
+    assert key_decided(5) in tombstones
     assert key_token(used) in tombstones
-    assert key_processed("mun-27100", live_request) not in tombstones
+    assert key_decided(900) not in tombstones
+    assert ("mun-27100", old_request.int) not in state.processed
     assert ("mun-27100", live_request.int) in state.processed
+
+
+def test_request_ids_decided_in_a_batch_travel_as_one_changelog_record() -> None:
+    decided = [("mun-27100", uuid.uuid4().int), ("med-0002", uuid.uuid4().int)]
+    at, back = unpack_decided(pack_decided(1_790_000_000, decided))
+    assert (at, back) == (1_790_000_000, decided)
+    rebuilt = router()._new_state(0)
+    restore(rebuilt, key_decided(42), pack_decided(1_790_000_000, decided))
+    assert set(rebuilt.hub.processed) == set(decided)
+    restore(rebuilt, key_decided(42), None)
+    assert key_decided(42) not in rebuilt.decided_batches
