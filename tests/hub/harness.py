@@ -103,7 +103,10 @@ class ScriptedAgency:
                     self._arrived.notify_all()
 
     async def send(self, message: Message) -> None:
-        await self._producer.send_and_wait(outbound(self.id), encode(message))
+        # Keyed by the person's code, as agencies must: one partition per person keeps an event
+        # ahead of the request that cites it.
+        key = getattr(message, "person_code", None) or getattr(message, "principal_code", None)
+        await self._producer.send_and_wait(outbound(self.id), encode(message), key=key)
 
     async def send_raw(self, value: bytes) -> None:
         await self._producer.send_and_wait(outbound(self.id), value)
