@@ -118,6 +118,7 @@ class PhaseProgress:
     sent: int = 0
     provided: int = 0
     denied: Counter[str] = field(default_factory=Counter)
+    confirmed: int = 0  # enrolments made during the phase
     timeouts: int = 0
     background: int = 0
     started: float | None = None
@@ -125,7 +126,7 @@ class PhaseProgress:
 
     @property
     def outcomes(self) -> int:
-        return self.provided + sum(self.denied.values())
+        return self.provided + self.confirmed + sum(self.denied.values())
 
 
 @dataclass
@@ -497,6 +498,7 @@ class Scenario:
             self.expectations.append(
                 Expectation(request_id, self.phase, "enrolment", expected, case)
             )
+            self.tracker.phases[self.phase].sent += 1  # the enrolment is a request too
             try:
                 outcome = await jps.agency.enrol(number, request_id=request_id)
             except ReplyTimeout:
@@ -505,6 +507,7 @@ class Scenario:
                 if isinstance(outcome, EnrolmentConfirmed):
                     same = outcome.person_code == jps_code
                     got = CONFIRMED if same else "CONFIRMED_WITH_ANOTHER_CODE"
+                    self.tracker.phases[self.phase].confirmed += 1
                 else:
                     got = outcome.reason.value
                     self.tracker.phases[self.phase].denied[got] += 1
