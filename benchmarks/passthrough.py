@@ -14,18 +14,12 @@ from collections.abc import Sequence
 
 from aiokafka.structs import ConsumerRecord, TopicPartition
 
-from hub.stage import Output, Stage, StageConfig
+from hub.stage import Output, Stage, StageConfig, Stateless
 
 
-class Copy:
+class Copy(Stateless):
     def __init__(self, out: str) -> None:
         self.out = out
-
-    async def prepare(self, partition: TopicPartition) -> None:
-        return None
-
-    def drop(self, partition: TopicPartition) -> None:
-        return None
 
     def process(
         self, partition: TopicPartition, records: Sequence[ConsumerRecord[bytes, bytes]]

@@ -20,7 +20,7 @@ from aiokafka.structs import ConsumerRecord, TopicPartition
 from hub.core import Keyring, TokenRefused
 from hub.deadletters import MAX_MESSAGE_BYTES, DeadLetterReason, dead_letter_of
 from hub.envelope import Envelope, Kind
-from hub.stage import Output
+from hub.stage import Output, Stateless
 from hub.topics import PERSONS, owner_of
 from schemas import individual_number
 from schemas.codec import DecodeError, DecodeReason, decode, encode
@@ -72,18 +72,12 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-class Ingress:
+class Ingress(Stateless):
     """The ingress stage's processor (stateless: nothing to prepare or drop)."""
 
     def __init__(self, keys: Keyring, clock: Callable[[], datetime] = utc_now) -> None:
         self.keys = keys
         self.clock = clock
-
-    async def prepare(self, partition: TopicPartition) -> None:
-        return None
-
-    def drop(self, partition: TopicPartition) -> None:
-        return None
 
     def process(
         self, partition: TopicPartition, records: Sequence[ConsumerRecord[bytes, bytes]]

@@ -57,6 +57,16 @@ class Processor(Protocol):
         """Decide what to produce for a batch; may update in-memory state."""
 
 
+class Stateless:
+    """Base of a processor with no per-partition state: nothing to prepare or drop."""
+
+    async def prepare(self, partition: TopicPartition) -> None:
+        return None
+
+    def drop(self, partition: TopicPartition) -> None:
+        return None
+
+
 @dataclass
 class StageConfig:
     name: str
@@ -109,10 +119,6 @@ async def _send_batched(producer: AIOKafkaProducer, outputs: list[Output]) -> li
         if builder.record_count() > 0:
             futures.append(await producer.send_batch(builder, topic, partition=partition))
     return futures
-
-
-class TransactionFailed(RuntimeError):
-    """A stage transaction did not commit (infrastructure); the partition is re-initialised."""
 
 
 class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
