@@ -24,8 +24,9 @@ if TYPE_CHECKING:
     from hub.router import PartitionState
 
 KEY_HEAD = b"h"
-# What a restored idempotency entry answers if asked: the shell only checks presence.
-_DECIDED_BEFORE = Deny(DenialReason.MALFORMED, "decided before this replica took over")
+# What an idempotency entry holds when the decision itself need not be kept: the shell only
+# checks that a request id was decided.
+DECIDED = Deny(DenialReason.MALFORMED, "decided before")
 
 
 def key_person(person_id: bytes) -> bytes:
@@ -121,7 +122,7 @@ def restore(ps: PartitionState, key: bytes, value: bytes | None) -> None:
             at, decided = unpack_decided(value)
             ps.decided_batches[key] = at
             for entry in decided:
-                state.processed[entry] = (at, _DECIDED_BEFORE)
+                state.processed[entry] = (at, DECIDED)
     elif tag == b"t":
         rid = uuid.UUID(bytes=rest)
         if value is None:

@@ -18,6 +18,7 @@ from hub.stage import Output
 from hub.topics import DEAD_LETTERS
 
 MAX_MESSAGE_BYTES = 256 * 1024  # an agency message larger than this is refused as oversize
+MAX_DEAD_LETTER_BYTES = 512 * 1024  # well under the producer's 1 MiB request limit
 
 
 class DeadLetterReason(StrEnum):
@@ -51,6 +52,10 @@ def dead_letter(
 ) -> Output:
     """The dead letter for an input. `detail` must name a rule, never quote a value."""
     metrics.DEAD_LETTERS.labels(reason.value).inc()
+    if value is not None and len(value) > MAX_DEAD_LETTER_BYTES:
+        # Larger than a Kafka request may carry: keep the head, say so, never block the hub.
+        detail = f"{detail}; original of {len(value)} bytes truncated"
+        value = value[:MAX_DEAD_LETTER_BYTES]
     headers: list[tuple[str, bytes]] = [
         (HEADER_REASON, reason.value.encode()),
         (HEADER_DETAIL, detail.encode()[:500]),

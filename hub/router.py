@@ -23,7 +23,7 @@ from aiokafka.structs import ConsumerRecord, TopicPartition
 
 from hub import metrics
 from hub.audit import UNKNOWN_SUBJECT, ChainHead, seal
-from hub.changelog import KEY_HEAD, key_decided, pack_decided, restore, value_of
+from hub.changelog import DECIDED, KEY_HEAD, key_decided, pack_decided, restore, value_of
 from hub.changelog import key_number as k_number
 from hub.changelog import key_person as k_person
 from hub.changelog import key_revoked as k_revoked
@@ -330,8 +330,19 @@ class Router:
     ) -> Iterator[Output]:
         checked = check_answer(answer, ps.hub, self.keys, now)
         if isinstance(checked, TokenRefused):
+            # Undeliverable, and attribute values must not rest in a topic operators read:
+            # the dead letter keeps the answer without its values (names stay, as not_held).
+            stripped = answer.model_copy(
+                update={
+                    "values": [],
+                    "not_held": [*answer.not_held, *(v.name for v in answer.values)],
+                }
+            )
             yield self._dead(
-                env, now, DeadLetterReason.INVALID, f"reply token refused: {checked.why}"
+                replace(env, payload=encode(stripped)),
+                now,
+                DeadLetterReason.INVALID,
+                f"reply token refused: {checked.why}; attribute values removed",
             )
             return
         record_answer(ps.hub, checked, self.keys)
@@ -377,6 +388,23 @@ class Router:
             request_id, env.sender, env.number_index, ps.hub, self.keys, self.random_bytes(16)
         )
         correlation = None if env.message_id is None else uuid.UUID(env.message_id)
+        seen = (env.sender, request_id.int)
+        if seen in ps.hub.processed:
+            # A retried enrolment: answer a confirmation again (the code is the same), but
+            # neither a second denial nor a second provision record.
+            metrics.DUPLICATES.inc()
+            if isinstance(result, Enrolled):
+                yield self._deliver(
+                    ps,
+                    env.sender,
+                    EnrolmentConfirmed(
+                        metadata=_meta(now, correlation), request_id=request_id,
+                        person_code=result.code,
+                    ),
+                )  # fmt: skip
+            return
+        ps.hub.processed[seen] = (int(now.timestamp()), DECIDED)
+        ps.decided.append(seen)
         if isinstance(result, Enrolled):
             # The index lives here; the person may live in another partition: tell it there.
             ps.hub.numbers.setdefault(result.number_index, result.person_id)
@@ -476,6 +504,9 @@ class Router:
     ) -> Iterator[Output]:
         if env.person_id is None:
             yield self._dead(env, now, DeadLetterReason.INVALID, "UNKNOWN_CODE: notice person")
+            return
+        if PORTAL not in self.control.agencies:  # no inbound topic to deliver to
+            yield self._dead(env, now, DeadLetterReason.INVALID, "the portal is not onboarded")
             return
         portal_code = self.keys.codes.encode(PORTAL, env.person_id)
         yield self._deliver(ps, PORTAL, notice.model_copy(update={"person_code": portal_code}))

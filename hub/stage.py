@@ -177,6 +177,11 @@ class Stage:
         for tp in new:
             self._producers[tp] = await self._new_producer(tp)
             await self.processor.prepare(tp)
+            # The position may have been fetched before the fencing above completed a stalled
+            # previous owner's last commit: start from what is committed now.
+            committed = await consumer.committed(tp)
+            if committed is not None:
+                consumer.seek(tp, committed)
             self._prepared.add(tp)
         consumer.resume(*new)
         metrics.ASSIGNED_PARTITIONS.labels(self.config.name).set(len(self._producers))

@@ -36,6 +36,7 @@ _AGENCY_TOPIC = re.compile(r"agency\.(?P<agency>[^.]+)\.(?P<direction>in|out)")
 _AGENCY_ID = re.compile(AGENCY_ID_PATTERN)
 
 FOREVER = "-1"
+DEAD_LETTER_RETENTION = str(7 * 24 * 3600 * 1000)
 
 
 def owner_of(topic: str) -> str | None:
@@ -61,7 +62,9 @@ class TopicLayout:
             NewTopic(STATE, n, r, topic_configs={"cleanup.policy": "compact"}),
             NewTopic(CONTROL, 1, r, topic_configs={"retention.ms": FOREVER}),
             NewTopic(PROVISION_RECORDS, n, r, topic_configs={"retention.ms": FOREVER}),
-            NewTopic(DEAD_LETTERS, 1, r, topic_configs={"retention.ms": FOREVER}),
+            # Malformed input can hold anything, even a number in clear: kept for operators'
+            # week of repair and replay, not for years.
+            NewTopic(DEAD_LETTERS, 1, r, topic_configs={"retention.ms": DEAD_LETTER_RETENTION}),
         ]
 
     def agency_topics(self, agency: str) -> list[NewTopic]:

@@ -13,7 +13,7 @@ from deploy.local.broker import free_port
 from hub.cli import read_dead_letters, verify_chains
 from hub.core import Keyring
 from hub.service import Hub
-from schemas.codec import encode
+from schemas.codec import decode_as, encode
 from schemas.models import (
     AttributeAnswer,
     AttributeQuery,
@@ -155,6 +155,10 @@ async def test_relocation_lets_the_new_municipality_read_income_from_the_former_
     )  # fmt: skip
     await wait_until_dead_letter(isolated_kafka, "replayed")
     assert len(new.received(AttributeResponse)) == 1
+    refused = [d for d in await read_dead_letters(isolated_kafka) if "replayed" in d.detail]
+    kept = decode_as(refused[0].value, AttributeAnswer)
+    assert kept.values == []  # no attribute value rests in the dead-letter topic
+    assert kept.not_held == ["taxable_income"]
 
 
 async def wait_until_dead_letter(bootstrap: str, detail_part: str) -> None:
@@ -356,3 +360,35 @@ async def test_a_replayed_dead_letter_goes_back_to_its_source_topic(
     missing = await asyncio.to_thread(cli, "dlq", "replay", "999999")
     assert missing.exit_code == 2
     assert "No dead letter at offset" in missing.output
+
+
+async def test_a_retried_enrolment_is_confirmed_again_with_the_same_code_and_no_new_record(
+    isolated_kafka: str, agencies: dict[str, ScriptedAgency]
+) -> None:
+    from schemas.models import Enrolment, NumberChanged, RequestDenied
+
+    former = agencies[FORMER]
+    enrolment = Enrolment(metadata=meta(FORMER), request_id=uuid.uuid4(),
+                          individual_number=new_number())  # fmt: skip
+    old_number = new_number()
+    code = await former.enrol(old_number)
+    other = await agencies[NEW].enrol(old_number)
+    change = NumberChanged(metadata=meta(FORMER), person_code=code, new_number=new_number())
+    await former.send(change)
+    # The holder's notice is committed with the revocation: after it, the old number is refused.
+    await agencies[NEW].expect(NumberChanged, lambda n: n.person_code == other)
+    refused = Enrolment(metadata=meta(FORMER), request_id=uuid.uuid4(),
+                        individual_number=old_number)  # fmt: skip
+    for message in (enrolment, enrolment, refused, refused):
+        await former.send(message)
+    await former.expect(RequestDenied, lambda d: d.request_id == refused.request_id)
+    await former.enrol(new_number())  # let anything duplicated arrive first
+    confirmations = [
+        c for c in former.received(EnrolmentConfirmed) if c.request_id == enrolment.request_id
+    ]
+    assert len(confirmations) == 2
+    assert confirmations[0].person_code == confirmations[1].person_code
+    denials = [d for d in former.received(RequestDenied) if d.request_id == refused.request_id]
+    assert len(denials) == 1
+    records = [r for r in await read_records(isolated_kafka) if r.request_id == refused.request_id]
+    assert len(records) == 1
