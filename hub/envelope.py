@@ -18,7 +18,7 @@ class Kind(StrEnum):
     MESSAGE = "MESSAGE"  # an agency's message (payload), keyed by the person it concerns
     ENROL = "ENROL"  # an enrolment, reduced to its blind index, keyed by that index
     HOLDER = "HOLDER"  # from an enrolment: `agency` now holds `person_id` (keyed by person)
-    POINT_INDEX = "POINT_INDEX"  # from a number change: the new index names the person
+    CLAIM_INDEX = "CLAIM_INDEX"  # a number change, first to its new index's partition
     REVOKE_INDEX = "REVOKE_INDEX"  # from a number change: the old index is revoked
 
 

@@ -154,6 +154,13 @@ class Ingress(Stateless):
             if number is not None and individual_number.is_valid(number):
                 index = self.keys.number_index(number)
             value = encode(message.model_copy(update={"new_number": None}))
+        if index is not None and person is not None:
+            # A number change first claims its new number where that number's index lives;
+            # only then does it reach the person (hub.router._claim_index).
+            env = Envelope(
+                Kind.CLAIM_INDEX, payload=value, person_id=person, number_index=index, **base
+            )
+            return Output(PERSONS, env.to_bytes(), key=index)
         request_id = getattr(message, "request_id", None)
         return self._to_router(
             Kind.MESSAGE,

@@ -46,6 +46,8 @@ from hub.core import (
     record_answer,
     record_decision,
 )
+from hub.core.decision import kind_of
+from hub.core.events import number_claim_refusal
 from hub.core.state import AddHolder, Change, ChangeNumber
 from hub.deadletters import DeadLetterReason, dead_letter, parse_source
 from hub.envelope import Envelope, Kind
@@ -222,8 +224,8 @@ class Router:
                 yield from self._enrol(ps, env, now)
             case Kind.HOLDER:
                 self._holder(ps, env)
-            case Kind.POINT_INDEX:
-                self._point_index(ps, env)
+            case Kind.CLAIM_INDEX:
+                yield from self._claim_index(ps, env, now)
             case Kind.REVOKE_INDEX:
                 assert env.number_index is not None
                 ps.hub.revoked_numbers.add(env.number_index)
@@ -451,16 +453,24 @@ class Router:
             ps.hub.persons[env.person_id] = replace(record, number_index=env.number_index)
         ps.dirty.add(k_person(env.person_id))
 
-    def _point_index(self, ps: PartitionState, env: Envelope) -> None:
+    def _claim_index(self, ps: PartitionState, env: Envelope, now: datetime) -> Iterator[Output]:
+        """A number change, where its new number's index lives: refused if the number is
+        revoked or someone else's, else the index is the person's from now on (so no enrolment
+        with the new number can create another person) and the change goes on to the person."""
         assert env.number_index is not None
         assert env.person_id is not None
-        index, state = env.number_index, ps.hub
-        owner = state.numbers.get(index)
-        if index in state.revoked_numbers or owner not in (None, env.person_id):
-            log.error("number change names a number already used or revoked; index not moved")
+        refused = number_claim_refusal(
+            kind_of(ps.hub, env.sender), env.number_index, env.person_id, ps.hub
+        )
+        if refused is not None:
+            yield self._dead(
+                env, now, DeadLetterReason.INVALID, f"{refused.reason}: {refused.message}"
+            )
             return
-        state.numbers[index] = env.person_id
-        ps.dirty.add(k_number(index))
+        ps.hub.numbers[env.number_index] = env.person_id
+        ps.dirty.add(k_number(env.number_index))
+        onward = replace(env, kind=Kind.MESSAGE)
+        yield Output(PERSONS, onward.to_bytes(), key=env.person_id)
 
     # --- events and notices --------------------------------------------------------------
 
@@ -481,18 +491,16 @@ class Router:
 
     def _apply(self, ps: PartitionState, env: Envelope, change: Change) -> Iterator[Output]:
         if isinstance(change, ChangeNumber):
-            # The old and new indexes live in their own partitions: move them there.
+            # The old index lives in its own partition: revoke it there.
             record = ps.hub.person(change.person_id)
             old = record.number_index
             ps.hub.persons[change.person_id] = replace(record, number_index=change.new_index)
             ps.dirty.add(k_person(change.person_id))
             base = {"sender": env.sender, "received_at_us": env.received_at_us,
                     "source": env.source, "person_id": change.person_id}  # fmt: skip
-            if old is not None and old != change.new_index:
+            if old is not None and old != change.new_index:  # the new one was claimed already
                 revoke = Envelope(Kind.REVOKE_INDEX, number_index=old, **base)  # type: ignore[arg-type]
                 yield Output(PERSONS, revoke.to_bytes(), key=old)
-            point = Envelope(Kind.POINT_INDEX, number_index=change.new_index, **base)  # type: ignore[arg-type]
-            yield Output(PERSONS, point.to_bytes(), key=change.new_index)
             return
         apply(ps.hub, change)
         person = getattr(change, "person_id", None) or getattr(change, "principal_id", None)

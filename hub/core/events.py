@@ -78,6 +78,22 @@ class EventPlan:
     deliveries: tuple[Delivery, ...]
 
 
+def number_claim_refusal(
+    publisher_kind: AgencyKind | None, index: bytes | None, person_id: bytes, state: HubState
+) -> Deny | None:
+    """Why a number change may not give `person_id` the number whose blind index is `index`
+    (None: it may). `state` must hold that index's entries: the shell asks where they live."""
+    if publisher_kind is not AgencyKind.MUNICIPALITY:
+        return Deny(R.MALFORMED, "a number change is published by a municipality")
+    if index is None:
+        return Deny(R.MALFORMED, "a number change needs a valid new individual number")
+    if index in state.revoked_numbers:
+        return Deny(R.NUMBER_REVOKED, "the new individual number was itself revoked")
+    if state.numbers.get(index, person_id) != person_id:
+        return Deny(R.MALFORMED, "the new individual number belongs to another person")
+    return None
+
+
 def _seconds(moment: datetime | date) -> int:
     if isinstance(moment, datetime):
         return int(moment.timestamp())
@@ -158,19 +174,14 @@ def plan_event(
         case ProxyRevoked():
             changes.append(RevokeProxy(subject, persons["proxy_code"]))
         case NumberChanged():
-            if publisher_kind is not AgencyKind.MUNICIPALITY:
-                return Deny(R.MALFORMED, "a number change is published by a municipality")
             number = event.new_number
-            if new_number_index is not None:
-                index = new_number_index
-            elif number is None or not individual_number.is_valid(number):
-                return Deny(R.MALFORMED, "a number change needs a valid new individual number")
-            else:
+            index = new_number_index
+            if index is None and number is not None and individual_number.is_valid(number):
                 index = keys.number_index(number)
-            if index in state.revoked_numbers:
-                return Deny(R.NUMBER_REVOKED, "the new individual number was itself revoked")
-            if state.numbers.get(index, subject) != subject:
-                return Deny(R.MALFORMED, "the new individual number belongs to another person")
+            refused = number_claim_refusal(publisher_kind, index, subject, state)
+            if refused is not None:
+                return refused
+            assert index is not None
             changes.append(ChangeNumber(subject, index))
     deliveries = fan_out(event, persons, state, table, rollout, keys)
     event_type = EventType(event.MESSAGE_TYPE)

@@ -392,3 +392,22 @@ async def test_a_retried_enrolment_is_confirmed_again_with_the_same_code_and_no_
     assert len(denials) == 1
     records = [r for r in await read_records(isolated_kafka) if r.request_id == refused.request_id]
     assert len(records) == 1
+
+
+async def test_a_number_change_to_someone_elses_number_changes_nothing(
+    isolated_kafka: str, agencies: dict[str, ScriptedAgency]
+) -> None:
+    from schemas.models import NumberChanged
+
+    former, new = agencies[FORMER], agencies[NEW]
+    alice_number, bob_number = new_number(), new_number()
+    alice = await former.enrol(alice_number)
+    bob_at_new = await new.enrol(bob_number)
+    await former.send(
+        NumberChanged(metadata=meta(FORMER), person_code=alice, new_number=bob_number)
+    )
+    await wait_until_dead_letter(isolated_kafka, "belongs to another person")
+    # Nothing moved: Alice keeps her number, Bob keeps his, nobody was split or merged.
+    assert await former.enrol(alice_number) == alice
+    assert await new.enrol(bob_number) == bob_at_new
+    assert await former.enrol(bob_number) != alice
