@@ -13,7 +13,7 @@ import asyncio
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from types import TracebackType
-from typing import Self
+from typing import Self, cast
 from uuid import UUID, uuid4
 
 from producers.connection import Connection
@@ -22,6 +22,7 @@ from producers.publisher import Delivery, Publisher
 from producers.replies import PendingReplies
 from renkei.logs import get_logger
 from schemas.models import (
+    EVENT_MODELS,
     ApplicationReceived,
     AttributeRequest,
     AttributeResponse,
@@ -57,18 +58,8 @@ Event = (
     | NumberChanged
 )
 """The event records an agency may publish (DOMAIN.md §3)."""
-EVENT_TYPES: tuple[type[Event], ...] = (
-    Relocation,
-    IncomeDetermined,
-    ClinicalUpdate,
-    ApplicationReceived,
-    DependencyChanged,
-    ConsentGiven,
-    ConsentWithdrawn,
-    ProxyRegistered,
-    ProxyRevoked,
-    NumberChanged,
-)
+# The contract's own tuple (one list of event records), typed as the union above.
+EVENT_TYPES = cast(tuple[type[Event], ...], EVENT_MODELS)
 
 DEFAULT_TIMEOUT = 30.0
 """Seconds a request waits for its outcome once the broker has accepted it."""
