@@ -270,17 +270,7 @@ class Router:
         if (requester, request.request_id.int) in state.processed:
             metrics.DUPLICATES.inc()  # one outcome and one record per request id, not two
             return
-        decision: Route | Deny
-        if request.provider not in self.control.agencies:
-            # No inbound topic to deliver to: an agency that is not onboarded is outside the
-            # rollout whatever the plan says.
-            decision = Deny(
-                DenialReason.OUTSIDE_ROLLOUT, f"{request.provider} is not an onboarded agency"
-            )
-        else:
-            decision = decide(
-                request, state, self.control.table, self.control.rollout, self.keys, now
-            )
+        decision = decide(request, state, self.control.table, self.control.rollout, self.keys, now)
         record_decision(state, requester, request.request_id, decision, now)
         ps.decided.append((requester, request.request_id.int))
         correlation = request.metadata.message_id

@@ -115,6 +115,10 @@ def decide(
             R.OUTSIDE_ROLLOUT,
             f"{requester} or {provider} is not in the current rollout phase",
         ).at(row, table.version, person_id, proxy_id)
+    if provider not in state.agencies:  # not onboarded: it has no topic to be asked on
+        return Deny(R.OUTSIDE_ROLLOUT, f"{provider} is not an onboarded agency").at(
+            row, table.version, person_id, proxy_id
+        )
 
     # 6. The trigger event: about this person, known to the requester, of an accepted type,
     #    naming this provider if it names one, within the window.

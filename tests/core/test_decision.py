@@ -272,6 +272,12 @@ def _municipality_outside_the_pilot() -> Route | Deny:
     return w.request("jps", jps, "mun-13104", "pe-01", ["taxable_income"], application)
 
 
+def _former_municipality_not_yet_onboarded() -> Route | Deny:
+    moved = moved_from_osaka_to_chiyoda()
+    del moved.world.state.agencies["mun-27100"]  # enrolled people once, never onboarded
+    return moved.ask_osaka_for_income()
+
+
 def _same_request_without_relocation() -> Route | Deny:
     return moved_from_osaka_to_chiyoda().ask_osaka_for_income(trigger=uuid.uuid4())
 
@@ -416,6 +422,7 @@ SCENARIOS: list[tuple[Callable[[], Route | Deny], R]] = [
     (_health_insurance_not_live_in_the_pilot, R.SECTOR_NOT_LIVE),
     (_health_insurance_paused, R.SECTOR_NOT_LIVE),
     (_municipality_outside_the_pilot, R.OUTSIDE_ROLLOUT),
+    (_former_municipality_not_yet_onboarded, R.OUTSIDE_ROLLOUT),
     (_same_request_without_relocation, R.NO_TRIGGER_EVENT),
     (_relocation_the_requester_never_heard_of, R.NO_TRIGGER_EVENT),
     (_child_allowance_cites_a_relocation, R.TRIGGER_MISMATCH),
