@@ -22,13 +22,12 @@ import asyncio
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from types import TracebackType
-from typing import Self
 from uuid import UUID
 
 from consumers.handlers import G, Handlers, M, MessageHandler, Q
 from consumers.inbox import Inbox
 from producers import DEFAULT_TIMEOUT, AgencyProducer, Connection, Delivery, Event
+from producers.lifecycle import Lifecycle
 from schemas.models import (
     AttributeResponse,
     EnrolmentConfirmed,
@@ -53,7 +52,7 @@ class AgencyConfig:
     lanes: int = 8
 
 
-class Agency:
+class Agency(Lifecycle):
     """One agency process: handlers registered on it, an inbox and a producer run by it."""
 
     def __init__(self, config: AgencyConfig, handlers: Handlers | None = None) -> None:
@@ -119,18 +118,6 @@ class Agency:
             await self.wait()
         finally:
             await self.stop()
-
-    async def __aenter__(self) -> Self:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.stop()
 
     # ---- sending (see producers.AgencyProducer) -----------------------------------------
 

@@ -12,12 +12,12 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from types import TracebackType
-from typing import Self, cast
+from typing import cast
 from uuid import UUID, uuid4
 
 from producers.connection import Connection
 from producers.errors import ReplyTimeout
+from producers.lifecycle import Lifecycle
 from producers.publisher import Delivery, Publisher
 from producers.replies import PendingReplies
 from renkei.logs import get_logger
@@ -65,7 +65,7 @@ DEFAULT_TIMEOUT = 30.0
 """Seconds a request waits for its outcome once the broker has accepted it."""
 
 
-class AgencyProducer:
+class AgencyProducer(Lifecycle):
     """The sending half of an agency: one publisher plus the replies it awaits."""
 
     def __init__(
@@ -85,18 +85,6 @@ class AgencyProducer:
 
     async def stop(self) -> None:
         await self.publisher.stop()
-
-    async def __aenter__(self) -> Self:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.stop()
 
     def metadata(self, *, correlation_id: UUID | None = None) -> Metadata:
         """A fresh envelope with this agency as sender, for building messages."""

@@ -24,8 +24,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 from uuid import UUID, uuid4
 
 from aiokafka import AIOKafkaProducer
@@ -33,6 +32,7 @@ from aiokafka.errors import KafkaError
 
 from producers.connection import Connection
 from producers.errors import DeliveryFailed, NotStarted, WrongSender
+from producers.lifecycle import Lifecycle
 from renkei.logs import get_logger
 from schemas.codec import encode
 from schemas.models import Message, Metadata
@@ -71,7 +71,7 @@ def _key(message: Message) -> bytes | None:
     return None
 
 
-class Publisher:
+class Publisher(Lifecycle):
     """Writes the agency's messages to its outbound topic; one per agency process."""
 
     def __init__(
@@ -105,18 +105,6 @@ class Publisher:
         producer, self._producer = self._producer, None
         if producer is not None:
             await producer.stop()
-
-    async def __aenter__(self) -> Self:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.stop()
 
     async def publish(self, message: Message) -> Delivery:
         """Write `message` to agency.<id>.out and wait for the broker's acknowledgement."""
