@@ -302,6 +302,9 @@ class ConsentGiven(Message):
     purpose: Name
     recipient: AgencyId | None = None
     expires_at: Timestamp | None = None
+    consent_token: Annotated[str, StringConstraints(max_length=2048), AvroType("string")] | None = (
+        None
+    )
 
 
 class ConsentWithdrawn(Message):
