@@ -180,7 +180,7 @@ async def hub(
         keys.write_text(json.dumps(generate_key_set(os.urandom)))
         env = {"RENKEI_KEYS_FILE": str(keys)}
         base = ["renkei", "hub", "run", "--bootstrap", bootstrap, "--partitions", str(PARTITIONS),
-                "--batch-max", str(BATCH_MAX)]  # fmt: skip
+                "--replication", "1", "--batch-max", str(BATCH_MAX)]  # fmt: skip
         commands = (
             [[*base, "--stage", "ingress"], [*base, "--stage", "router"]] if split else [base]
         )

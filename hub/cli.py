@@ -24,7 +24,15 @@ from hub.core.legal_basis import LegalBasisTableError, parse_table
 from hub.deadletters import DeadLetter
 from hub.onboarding import change_rollout, onboard_agency
 from hub.service import INGRESS_GROUP, ROUTER_GROUP, Hub, HubConfig
-from hub.topics import DEAD_LETTERS, PERSONS, PROVISION_RECORDS, TopicLayout, ensure_topics
+from hub.topics import (
+    DEAD_LETTERS,
+    PERSONS,
+    PRODUCTION_REPLICATION,
+    PROVISION_RECORDS,
+    TopicCreationError,
+    TopicLayout,
+    ensure_topics,
+)
 from renkei import logs
 from schemas.models import (
     AgencySuspension,
@@ -47,6 +55,14 @@ Bootstrap = Annotated[
     str, typer.Option(envvar="KAFKA_BOOTSTRAP_SERVERS", help="Kafka bootstrap servers.")
 ]
 Operator = Annotated[str, typer.Option(help="Operator id recorded as sender (op-<name>).")]
+Replication = Annotated[
+    int,
+    typer.Option(
+        envvar="RENKEI_REPLICATION",
+        help="Replicas of each topic created: 3 on a production cluster (min ISR 2), "
+        "1 on a single local broker.",
+    ),
+]
 T = TypeVar("T")
 
 
@@ -68,10 +84,17 @@ def _keys() -> Keyring:
 def run(
     bootstrap: Bootstrap = "127.0.0.1:9092",
     partitions: Annotated[int, typer.Option(help="Partitions of the hub topics.")] = 6,
-    replication: int = 1,
+    replication: Replication = PRODUCTION_REPLICATION,
     batch_max: Annotated[int, typer.Option(help="Most records per transaction.")] = 500,
     linger_ms: Annotated[int, typer.Option(help="Longest wait to fill a batch.")] = 20,
     http_port: Annotated[int | None, typer.Option(help="Health and metrics port.")] = None,
+    http_host: Annotated[
+        str,
+        typer.Option(
+            envvar="RENKEI_HTTP_HOST",
+            help="Address the health and metrics server binds (0.0.0.0 in a container).",
+        ),
+    ] = "127.0.0.1",
     session_timeout_ms: Annotated[
         int, typer.Option(help="How long a crashed replica keeps its partitions.")
     ] = 10_000,
@@ -88,6 +111,7 @@ def run(
         batch_max,
         linger_ms,
         http_port,
+        http_host=http_host,
         session_timeout_ms=session_timeout_ms,
         stages=tuple(stage or ("ingress", "router")),
     )
@@ -101,17 +125,27 @@ def run(
         hub.install_signal_handlers()
         await hub.run()
 
-    asyncio.run(main())
+    try:
+        asyncio.run(main())
+    except TopicCreationError as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from exc
 
 
 @hub_app.command("init")
 def init(
-    bootstrap: Bootstrap = "127.0.0.1:9092", partitions: int = 6, replication: int = 1
+    bootstrap: Bootstrap = "127.0.0.1:9092",
+    partitions: int = 6,
+    replication: Replication = PRODUCTION_REPLICATION,
 ) -> None:
     """Create the hub's own topics (idempotent)."""
-    created = _run(
-        ensure_topics(bootstrap, TopicLayout(partitions, replication=replication).hub_topics())
-    )
+    try:
+        created = _run(
+            ensure_topics(bootstrap, TopicLayout(partitions, replication=replication).hub_topics())
+        )
+    except TopicCreationError as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from exc
     console.print(f"created: {', '.join(created) or 'nothing (all present)'}")
 
 
@@ -124,7 +158,7 @@ def onboard(
     ] = None,
     key_id: str = "1",
     partitions: int = 3,
-    replication: int = 1,
+    replication: Replication = PRODUCTION_REPLICATION,
     operator: Operator = "op-onboarding",
 ) -> None:
     """Create an agency's two topics and register it (kind, key id, subscriptions)."""
@@ -132,7 +166,7 @@ def onboard(
     try:
         created = _run(onboard_agency(bootstrap, agency, subscribe, key_id=key_id,
                                       layout=layout, operator=operator))  # fmt: skip
-    except (InvalidAgencyId, ValueError) as exc:
+    except (InvalidAgencyId, ValueError, TopicCreationError) as exc:
         console.print(f"[red]{exc}[/red]")
         raise typer.Exit(2) from exc
     kind = agency_kind(agency)

@@ -37,6 +37,7 @@ class HubConfig:
     batch_max: int = 500
     linger_ms: int = 20
     http_port: int | None = None  # /healthz, /readyz, /metrics; None: no HTTP server
+    http_host: str = "127.0.0.1"  # 0.0.0.0 in a container, so probes and scrapes reach it
     rate_policy: RatePolicy = field(default_factory=lambda: RatePolicy(10_000.0, 2_000.0))
     # How long a crashed replica keeps its partitions before the group gives them away.
     session_timeout_ms: int = 10_000
@@ -87,7 +88,7 @@ class Hub:
         await self.control_reader.start()
         if self.config.http_port is not None:
             self._http = await asyncio.start_server(
-                self._serve_http, "127.0.0.1", self.config.http_port
+                self._serve_http, self.config.http_host, self.config.http_port
             )
         self.started.set()
         log.info("hub started", table=self.control.table.version,

@@ -10,9 +10,10 @@ from __future__ import annotations
 import contextlib
 import re
 from dataclasses import dataclass
+from typing import Any
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import TopicAlreadyExistsError
+from aiokafka.errors import TopicAlreadyExistsError, for_code
 
 from schemas.topics import CONTROL, DEAD_LETTERS, PROVISION_RECORDS, inbound, outbound
 from schemas.vocabulary import AGENCY_ID_PATTERN
@@ -47,13 +48,25 @@ def owner_of(topic: str) -> str | None:
     return m["agency"]
 
 
+PRODUCTION_REPLICATION = 3  # with min.insync.replicas=2: one broker may be down
+LOCAL_REPLICATION = 1  # the single local development broker
+
+
+class TopicCreationError(RuntimeError):
+    """The cluster refused to create a topic (the operator's layout does not fit the cluster)."""
+
+
 @dataclass(frozen=True)
 class TopicLayout:
-    """How many partitions and replicas the hub's topics get (grow by adding partitions)."""
+    """How many partitions and replicas the hub's topics get.
+
+    The hub partition count is fixed once the hub's state is built on it (DOMAIN.md §13): it
+    bounds how many replicas share the work, and changing it is a migration, not an alter.
+    """
 
     hub_partitions: int = 6
     agency_partitions: int = 3
-    replication: int = 1
+    replication: int = LOCAL_REPLICATION
 
     def hub_topics(self) -> list[NewTopic]:
         n, r = self.hub_partitions, self.replication
@@ -82,7 +95,25 @@ async def ensure_topics(bootstrap: str, topics: list[NewTopic]) -> list[str]:
         if missing:
             # another replica or operator may have created one meanwhile
             with contextlib.suppress(TopicAlreadyExistsError):
-                await admin.create_topics(missing)
+                response = await admin.create_topics(missing)
+                _raise_refusals(response.topic_errors)
         return [t.name for t in missing]
     finally:
         await admin.close()
+
+
+def _raise_refusals(topic_errors: list[tuple[Any, ...]]) -> None:
+    """Turn the per-topic error codes of a CreateTopics response into one clear error."""
+    refused = []
+    for name, code, *message in topic_errors:
+        if code in (0, TopicAlreadyExistsError.errno):
+            continue
+        detail = next((m for m in message if m), None) or for_code(code).message
+        refused.append(f"{name}: {detail}")
+    if refused:
+        raise TopicCreationError(
+            "the cluster refused to create "
+            + "; ".join(refused)
+            + " (a replication factor above the number of brokers is refused: use "
+            "--replication 1 on a single local broker, 3 on a production cluster)"
+        )

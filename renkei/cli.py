@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import importlib
 import logging
+import signal
 import time
 import uuid
 from collections.abc import Iterator
@@ -122,28 +123,43 @@ def broker_smoke(
     console.print("stopped cleanly")
 
 
+class _Stopped(Exception):
+    """SIGTERM or SIGHUP reached `renkei broker run`."""
+
+
+def _raise_stopped(signum: int, _frame: object) -> None:
+    raise _Stopped(signal.Signals(signum).name)
+
+
 @broker_app.command("run")
 def broker_run(
     nodes: Annotated[int, typer.Option(help="1, or 3 for a failover cluster.")] = 1,
 ) -> None:
-    """Run a local broker in the foreground until Ctrl-C (for running the hub by hand)."""
+    """Run a local broker in the foreground until Ctrl-C or SIGTERM (for running the hub by
+    hand); either stops the Java broker too."""
+    # The JVMs run in sessions of their own (a terminal's Ctrl-C must not kill them before the
+    # launcher shuts them down cleanly), so every way of stopping the launcher stops them here.
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, _raise_stopped)
     cluster = KafkaCluster(nodes)
     try:
         cluster.start()
+        console.print(
+            f"Apache Kafka {KAFKA_VERSION} ready at {cluster.bootstrap} "
+            f"in {cluster.startup_seconds:.2f} s; Ctrl-C or SIGTERM stops it"
+        )
+        while True:
+            time.sleep(3600)
     except BrokerError as exc:
         console.print(f"[red]Could not start the local Kafka broker:[/red] {exc}")
         raise typer.Exit(2) from exc
-    console.print(
-        f"Apache Kafka {KAFKA_VERSION} ready at {cluster.bootstrap} "
-        f"in {cluster.startup_seconds:.2f} s; Ctrl-C stops it"
-    )
-    try:
-        while True:
-            time.sleep(3600)
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, _Stopped):
         pass
     finally:
+        for sig in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT):
+            signal.signal(sig, signal.SIG_IGN)  # a second signal must not cut the shutdown short
         cluster.stop()
+    console.print("broker stopped")
 
 
 @app.command("demo")

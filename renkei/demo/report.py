@@ -243,15 +243,19 @@ def _enrolled(row: dict[str, Any]) -> str:
 
 
 def phase_table(report: Report) -> Table:
-    """Per phase: enrolments, requests, outcomes, latency and throughput."""
-    table = Table(title="Renkei demo: the small-start rollout, read back from Kafka")
+    """Per phase: enrolments, requests, outcomes, latency and throughput. Narrow enough for an
+    80-column terminal: phases by number (their names in the caption), refused enrolments in
+    the summary lines."""
+    names = "\n".join(_phase_label(row) for row in report["phases"])
+    table = Table(title="Renkei demo: the rollout, read back from Kafka", caption=names,
+                  caption_justify="left")  # fmt: skip
     for column in ("phase", "enrolled", "requests", "provided", "denied", "p50 ms", "p99 ms",
                    "req/s"):  # fmt: skip
-        table.add_column(column, justify="left" if column in ("phase", "enrolled") else "right")
+        table.add_column(column, justify="left" if column == "phase" else "right", no_wrap=True)
     for row in report["phases"]:
         table.add_row(
-            _phase_label(row),
-            _enrolled(row),
+            str(row["phase"]),
+            str(row["enrolments"]["confirmed"]),
             str(row["requests"]),
             str(row["provided"]),
             str(row["denied"]),
@@ -260,21 +264,21 @@ def phase_table(report: Report) -> Table:
             "–" if row["throughput_per_s"] is None else f"{row['throughput_per_s']:.0f}",
         )
     t = report["totals"]
-    table.add_row("all", _enrolled(t), str(t["requests"]), str(t["provided"]), str(t["denied"]),
-                  "", "", "", style="bold")  # fmt: skip
+    table.add_row("all", str(t["enrolments"]["confirmed"]), str(t["requests"]),
+                  str(t["provided"]), str(t["denied"]), "", "", "", style="bold")  # fmt: skip
     return table
 
 
 def breakdown_tables(report: Report) -> tuple[Table, Table]:
-    """Denials by reason and outcomes by sector, one column per phase."""
+    """Denials by reason and outcomes by sector, one column per phase (80 columns wide)."""
     phases = [row for row in report["phases"] if row["phase"] > 0]
-    reasons = Table(title="denied by reason (attribute requests)")
-    sectors = Table(title="by sector: provided / denied")
+    reasons = Table(title="denied by reason, per phase (attribute requests)")
+    sectors = Table(title="provided/denied by sector, per phase")
     for table, first in ((reasons, "reason"), (sectors, "sector")):
-        table.add_column(first)
+        table.add_column(first, no_wrap=True)
         for row in phases:
-            table.add_column(f"phase {row['phase']}", justify="right")
-        table.add_column("all", justify="right", style="bold")
+            table.add_column(str(row["phase"]), justify="right", no_wrap=True)
+        table.add_column("all", justify="right", style="bold", no_wrap=True)
     t = report["totals"]
     for reason, total in t["denied_by_reason"].items():
         cells = [str(row["denied_by_reason"].get(reason, "")) for row in phases]
@@ -283,8 +287,8 @@ def breakdown_tables(report: Report) -> tuple[Table, Table]:
         cells = []
         for row in phases:
             c = row["by_sector"].get(sector)
-            cells.append("" if c is None else f"{c.get('provided', 0)} / {c.get('denied', 0)}")
-        sectors.add_row(sector, *cells, f"{total.get('provided', 0)} / {total.get('denied', 0)}")
+            cells.append("" if c is None else f"{c.get('provided', 0)}/{c.get('denied', 0)}")
+        sectors.add_row(sector, *cells, f"{total.get('provided', 0)}/{total.get('denied', 0)}")
     return reasons, sectors
 
 
@@ -302,6 +306,10 @@ def summary_lines(report: Report) -> list[str]:
         "to the sender",
         f"dead letters: {report['dead_letters']}",
     ]
+    refused = report["totals"]["enrolments"]["denied_by_reason"]
+    if refused:
+        lines.insert(2, "enrolments refused: "
+                     + ", ".join(f"{r} {n}" for r, n in refused.items()))  # fmt: skip
     if audit["intact"]:
         lines.append(f"audit: intact — {audit['records']} provision records in "
                      f"{audit['chains']} hash chains")  # fmt: skip

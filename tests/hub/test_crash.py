@@ -53,7 +53,7 @@ class HubProcesses:
         with log.open("wb") as out:
             process = subprocess.Popen(
                 [sys.executable, "-m", "renkei", "hub", "run", "--bootstrap", self.bootstrap,
-                 "--partitions", "3", "--session-timeout-ms", "6000"],
+                 "--partitions", "3", "--replication", "1", "--session-timeout-ms", "6000"],
                 stdout=out, stderr=subprocess.STDOUT, env=env,
             )  # fmt: skip
         self.running.append(process)
