@@ -38,6 +38,7 @@ _MOUNTS = (
     ("schemas.cli", "schemas_app", "schemas"),
     ("hub.cli_keys", "keys_app", "keys"),
     ("hub.cli", "hub_app", "hub"),
+    ("oversight.cli", "oversight_app", "oversight"),
 )
 for _module, _attr, _name in _MOUNTS:
     try:

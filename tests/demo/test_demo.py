@@ -245,3 +245,42 @@ async def test_the_report_is_written_as_json_and_markdown_without_personal_data(
     ).read_text()
     assert "| 4 medical, consent-based |" in text
     assert not re.search(r"(?<!\d)\d{12}(?!\d)", text)  # no individual number
+
+
+async def test_oversight_statistics_equal_counts_read_here_from_the_provision_records(
+    played: Played,
+) -> None:
+    from oversight import Dimension
+    from oversight.cli import connection, read_statistics
+
+    counted: Counter[tuple[str, ...]] = Counter()
+    over_provisions: Counter[str] = Counter()
+
+    def record(_p: int, _o: int, value: bytes | None, _r: Any) -> None:
+        m = decode(value or b"")
+        assert isinstance(m, ProvisionRecord)
+        group = (m.metadata.occurred_at.date().isoformat(), m.requester, m.purpose or "-",
+                 m.legal_basis_row or "-", m.sector.value if m.sector else "-")  # fmt: skip
+        counted[(*group, "PROVIDED" if m.reason is None else m.reason.value)] += 1
+        if m.over_provided and m.provider is not None:
+            over_provisions[m.provider] += 1
+
+    await read_topic(played.bootstrap, PROVISION_RECORDS, record)
+    statistics = await read_statistics(connection(played.bootstrap))
+    seen: Counter[tuple[str, ...]] = Counter()
+    for key, counts in statistics.rows():
+        if counts.provided:
+            seen[(*key, "PROVIDED")] = counts.provided
+        for reason, n in counts.denied.items():
+            seen[(*key, reason)] = n
+        if counts.timeouts:
+            seen[(*key, "PROVIDER_TIMEOUT")] = counts.timeouts
+    assert sum(counted.values()) > 300
+    assert seen == counted
+    by_agency = {key[1]: counts for key, counts in statistics.rows([Dimension.AGENCY])}
+    assert {a: c.over_provisions for a, c in by_agency.items() if c.over_provisions} == dict(
+        over_provisions
+    )
+    notices = played.kafka.notices
+    assert sum(c.notices for c in by_agency.values()) == notices["sent"]
+    assert sum(c.acknowledgements for c in by_agency.values()) == notices["confirmations sent"]

@@ -1,0 +1,85 @@
+"""`renkei oversight …`: the oversight body's (第三者機関) commands, run as the `ppc` principal."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import date
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from oversight.feed import Feed
+from oversight.report import table, to_csv
+from oversight.statistics import ALL_DIMENSIONS, Dimension, Filter, Statistics
+from producers import Connection
+
+oversight_app = typer.Typer(
+    help="The oversight body (第三者機関): statistics and anomaly signals.", no_args_is_help=True
+)
+console = Console()
+
+OVERSIGHT_PRINCIPAL = "ppc"
+Bootstrap = Annotated[
+    str, typer.Option(envvar="KAFKA_BOOTSTRAP_SERVERS", help="Kafka bootstrap servers.")
+]
+
+
+def connection(bootstrap: str) -> Connection:
+    return Connection(bootstrap, client_id=OVERSIGHT_PRINCIPAL)
+
+
+async def read_statistics(connection: Connection, only: Filter | None = None) -> Statistics:
+    """Statistics of everything committed to the topics the oversight body reads."""
+    statistics = Statistics(only or Filter())
+    async with Feed(connection) as feed:
+        async for seen in feed.read_to_end():
+            statistics.add(seen.observation)
+    return statistics
+
+
+def _dimensions(by: str) -> list[Dimension]:
+    names = [n.strip() for n in by.split(",") if n.strip()]
+    try:
+        return [Dimension(n) for n in names]
+    except ValueError:
+        choices = ", ".join(d.value for d in ALL_DIMENSIONS)
+        raise typer.BadParameter(f"--by takes a comma-separated list of: {choices}") from None
+
+
+def _day(text: str | None, option: str) -> date | None:
+    if text is None:
+        return None
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise typer.BadParameter(f"{option} takes a date as YYYY-MM-DD") from None
+
+
+@oversight_app.command("stats")
+def stats(
+    bootstrap: Bootstrap = "127.0.0.1:9092",
+    by: Annotated[
+        str, typer.Option(help="Group by these, comma-separated: day,agency,purpose,row,sector.")
+    ] = "day,agency,purpose,row,sector",
+    agency: Annotated[list[str] | None, typer.Option(help="Only this agency (repeatable).")] = None,
+    since: Annotated[str | None, typer.Option(help="From this day (YYYY-MM-DD, UTC).")] = None,
+    until: Annotated[str | None, typer.Option(help="To this day, inclusive.")] = None,
+    csv: Annotated[
+        Path | None, typer.Option("--csv", help="Write CSV to this file ('-' for stdout).")
+    ] = None,
+) -> None:
+    """Provided, denied by reason, timeouts, over-provisions, notices and acknowledgements,
+    number changes, refused input and suspensions, per agency, purpose, row, sector and day."""
+    dimensions = _dimensions(by)
+    only = Filter(frozenset(agency or ()), _day(since, "--since"), _day(until, "--until"))
+    statistics = asyncio.run(read_statistics(connection(bootstrap), only))
+    if csv is None:
+        console.print(table(statistics, dimensions))
+        console.print(f"{statistics.observed} observations read")
+    elif str(csv) == "-":
+        typer.echo(to_csv(statistics, dimensions), nl=False)
+    else:
+        csv.write_text(to_csv(statistics, dimensions), encoding="utf-8")
+        console.print(f"{len(statistics.rows(dimensions))} rows written to {csv}")
