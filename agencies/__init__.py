@@ -1,7 +1,7 @@
 """Reference agencies on the agency SDK, with a deterministic synthetic population.
 
     population = generate(seed=7, persons=1000)
-    agencies = reference_agencies(Connection("localhost:9092"), population)
+    agencies = reference_agencies(Connection.from_environment(), population)
     await agencies["mun-13101"].run()        # start, enrol its people, answer queries
 
 Run one from the shell: `python -m agencies mun-13101 --bootstrap localhost:9092`.

@@ -24,7 +24,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     configure()
     population = generate(args.seed, args.persons)
-    agency = reference_agency(args.agency, Connection(args.bootstrap), population)
+    agency = reference_agency(args.agency, Connection.from_environment(args.bootstrap), population)
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(agency.run(enrol=not args.no_enrol))
 

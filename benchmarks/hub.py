@@ -11,8 +11,11 @@ send -> query at the provider for the hub, and the full exchange (request -> que
 response) for the hub.
 
     python -m benchmarks.hub [--bootstrap HOST:PORT] [--requests N] [--rate R] [--seconds T]
+                             [--broker both|secured|plain]
 
-Writes results/hub.json and prints a table.
+Without --bootstrap it starts local brokers: by default the secured one (SASL/SCRAM over TLS,
+ACLs) and then a plaintext one, so results/hub.json holds both and the cost of TLS+SCRAM as a
+ratio measured in the same run. Writes results/hub.json and prints a table.
 """
 
 from __future__ import annotations
@@ -39,6 +42,7 @@ from deploy.local.broker import KAFKA_VERSION, KafkaCluster
 from hub.core.keys import generate_key_set
 from hub.onboarding import change_rollout, onboard_agency
 from hub.topics import ensure_topics
+from producers.connection import kafka_options
 from schemas.codec import encode, message_type
 from schemas.models import RolloutOperation
 from schemas.topics import inbound
@@ -94,7 +98,7 @@ async def _read_out(
     """(record, arrival time) of the first `want` records (of message type `only`, read from
     the header alone), committed ones only."""
     consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap, group_id=None, isolation_level="read_committed",
+        **kafka_options(bootstrap), group_id=None, isolation_level="read_committed",
         enable_auto_commit=False,
     )  # fmt: skip
     await consumer.start()
@@ -122,7 +126,7 @@ async def passthrough(bootstrap: str, requests: int, rate: float, seconds: float
     await ensure_topics(bootstrap, [NewTopic(BENCH_IN, PARTITIONS, 1),
                                     NewTopic(BENCH_OUT, PARTITIONS, 1)])  # fmt: skip
     sample = encode(Workload(bootstrap).request_template())
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5)
+    producer = AIOKafkaProducer(**kafka_options(bootstrap), acks="all", linger_ms=5)
     await producer.start()
     try:
         futures = [await producer.send(BENCH_IN, sample, key=str(i).encode())
@@ -266,6 +270,19 @@ async def run(bootstrap: str, requests: int, rate: float, seconds: float) -> dic
     }
 
 
+def on_local_broker(secured: bool, requests: int, rate: float, seconds: float) -> dict[str, Any]:
+    """The benchmark on a fresh local broker; every client here and in the spawned hub and
+    passthrough processes connects as that broker's admin (settings in the environment)."""
+    with KafkaCluster(1, secured=secured) as cluster:
+        saved = dict(os.environ)
+        os.environ.update(cluster.admin_environment())
+        try:
+            return asyncio.run(run(cluster.bootstrap, requests, rate, seconds))
+        finally:
+            os.environ.clear()
+            os.environ.update(saved)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--bootstrap")
@@ -273,13 +290,32 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=300.0)
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--batch-max", type=int, default=BATCH_MAX)
+    parser.add_argument("--broker", choices=("both", "secured", "plain"), default="both")
     a = parser.parse_args()
     globals()["BATCH_MAX"] = a.batch_max
-    if a.bootstrap:
+    if a.bootstrap:  # credentials from RENKEI_KAFKA_*
         result = asyncio.run(run(a.bootstrap, a.requests, a.rate, a.seconds))
     else:
-        with KafkaCluster(1) as cluster:
-            result = asyncio.run(run(cluster.bootstrap, a.requests, a.rate, a.seconds))
+        runs = {
+            label: on_local_broker(secured, a.requests, a.rate, a.seconds)
+            for label, secured in (("secured", True), ("plain", False))
+            if a.broker in ("both", label)
+        }
+        result = runs.get("secured") or runs["plain"]
+        result["broker"] = "secured (SASL/SCRAM-SHA-512 over TLS, ACLs)" if "secured" in runs \
+            else "plain"  # fmt: skip
+        if len(runs) == 2:
+            plain = runs["plain"]
+            measured = ("passthrough", "hub", "hub_one_process_per_stage")
+            result["plain_broker"] = {k: plain[k] for k in measured}
+            result["secured_to_plain_hub_throughput"] = round(
+                result["hub"]["throughput_per_s"] / plain["hub"]["throughput_per_s"], 3
+            )
+            result["secured_to_plain_passthrough_throughput"] = round(
+                result["passthrough"]["throughput_per_s"]
+                / plain["passthrough"]["throughput_per_s"],
+                3,
+            )
     RESULTS.parent.mkdir(exist_ok=True)
     RESULTS.write_text(json.dumps(result, indent=2) + "\n")
     p, h = result["passthrough"], result["hub"]
@@ -297,6 +333,11 @@ def main() -> None:
         f"hub / passthrough throughput: {result['hub_to_passthrough_throughput']}; "
         f"process per stage: {result['hub_one_process_per_stage_to_passthrough_throughput']}"
     )
+    if "secured_to_plain_hub_throughput" in result:
+        print(
+            f"secured / plain broker throughput: hub {result['secured_to_plain_hub_throughput']}"
+            f", passthrough {result['secured_to_plain_passthrough_throughput']}"
+        )
     print(f"written to {RESULTS}")
 
 

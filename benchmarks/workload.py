@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.structs import TopicPartition
 
+from producers.connection import kafka_options
 from schemas import individual_number
 from schemas.codec import decode, encode
 from schemas.models import (
@@ -53,7 +54,7 @@ async def _assigned_consumer(
     bootstrap: str, topic: str, from_end: bool = False
 ) -> AIOKafkaConsumer:
     consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap,
+        **kafka_options(bootstrap),
         group_id=None,
         enable_auto_commit=False,
         isolation_level="read_committed",
@@ -107,7 +108,7 @@ class Workload:
 
     async def start(self) -> None:
         self._producer = AIOKafkaProducer(
-            bootstrap_servers=self.bootstrap, acks="all", linger_ms=5, enable_idempotence=True
+            **kafka_options(self.bootstrap), acks="all", linger_ms=5, enable_idempotence=True
         )
         await self._producer.start()
         self.start_collectors()
@@ -261,7 +262,7 @@ class Workload:
 
     async def _answer_queries(self) -> None:
         consumer = await _assigned_consumer(self.bootstrap, inbound(self.provider), self._from_end)
-        producer = AIOKafkaProducer(bootstrap_servers=self.bootstrap, acks="all", linger_ms=5)
+        producer = AIOKafkaProducer(**kafka_options(self.bootstrap), acks="all", linger_ms=5)
         await producer.start()
         try:
             while True:

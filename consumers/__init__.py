@@ -2,7 +2,7 @@
 
     from consumers import Agency, AgencyConfig
 
-    agency = Agency(AgencyConfig("jps", Connection("localhost:9092")))
+    agency = Agency(AgencyConfig("jps", Connection.from_environment()))
 
     @agency.query("pension_benefit_amount")
     async def pension(query: AttributeQuery) -> Values:

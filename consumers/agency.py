@@ -2,7 +2,7 @@
 
 An adapter program is configuration plus handlers (see `consumers/example.py`):
 
-    agency = Agency(AgencyConfig("mun-13101", Connection("localhost:9092")))
+    agency = Agency(AgencyConfig("mun-13101", Connection.from_environment()))
 
     @agency.query("taxable_income", "dependants_count")
     async def income(query: AttributeQuery) -> Values: ...

@@ -12,7 +12,7 @@ from schemas.models import AttributeQuery, IncomeDetermined
 PENSIONS: dict[bytes, int] = {}  # link code -> annual benefit (JPY); your database in reality
 
 bootstrap = sys.argv[1] if len(sys.argv) > 1 else "localhost:9092"
-agency = Agency(AgencyConfig("jps", Connection(bootstrap), key_id="jps-2026-01"))
+agency = Agency(AgencyConfig("jps", Connection.from_environment(bootstrap), key_id="jps-2026-01"))
 
 
 @agency.query("pension_benefit_amount")

@@ -13,6 +13,7 @@ from typing import Annotated, Any, TypeVar
 import typer
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.errors import SaslAuthenticationFailed, TopicAuthorizationFailedError
 from aiokafka.structs import TopicPartition
 from rich.console import Console
 from rich.table import Table
@@ -33,6 +34,8 @@ from hub.topics import (
     TopicLayout,
     ensure_topics,
 )
+from producers.connection import kafka_options
+from producers.errors import ConnectionSettingsError
 from renkei import logs
 from schemas.models import (
     AgencySuspension,
@@ -67,7 +70,16 @@ T = TypeVar("T")
 
 
 def _run(coro: Awaitable[T]) -> T:
-    return asyncio.run(coro)  # type: ignore[arg-type]
+    try:
+        return asyncio.run(coro)  # type: ignore[arg-type]
+    except ConnectionSettingsError as exc:
+        console.print(f"[red]Kafka settings:[/red] {exc}")
+        raise typer.Exit(2) from exc
+    except (SaslAuthenticationFailed, TopicAuthorizationFailedError) as exc:
+        console.print(f"[red]The broker refused this principal:[/red] {exc}")
+        console.print("Check RENKEI_KAFKA_USERNAME, RENKEI_KAFKA_PASSWORD and that the "
+                      "principal was onboarded with the rights this command needs.")  # fmt: skip
+        raise typer.Exit(2) from exc
 
 
 def _keys() -> Keyring:
@@ -126,7 +138,7 @@ def run(
         await hub.run()
 
     try:
-        asyncio.run(main())
+        _run(main())
     except TopicCreationError as exc:
         console.print(f"[red]{exc}[/red]")
         raise typer.Exit(2) from exc
@@ -262,7 +274,7 @@ async def read_topic(
 ) -> None:
     """Read every committed record of `topic` (all partitions) once, in offset order."""
     consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap, enable_auto_commit=False,
+        **kafka_options(bootstrap), enable_auto_commit=False,
         isolation_level="read_committed", group_id=None,
     )  # fmt: skip
     await consumer.start()
@@ -350,7 +362,7 @@ def dlq_replay(
         raise typer.Exit(2)
 
     async def go() -> None:
-        producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all",
+        producer = AIOKafkaProducer(**kafka_options(bootstrap), acks="all",
                                     enable_idempotence=True)  # fmt: skip
         await producer.start()
         try:
@@ -369,8 +381,8 @@ def lag(bootstrap: Bootstrap = "127.0.0.1:9092") -> None:
     """Committed records not yet processed, per stage and partition."""
 
     async def go() -> list[tuple[str, str, int, int, int]]:
-        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-        consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None,
+        admin = AIOKafkaAdminClient(**kafka_options(bootstrap))
+        consumer = AIOKafkaConsumer(**kafka_options(bootstrap), group_id=None,
                                     isolation_level="read_committed")  # fmt: skip
         await admin.start()
         await consumer.start()

@@ -29,6 +29,7 @@ from hub.core import (
 )
 from hub.core.state import AgencyEntry, RatePolicy
 from hub.topics import CONTROL
+from producers.connection import kafka_options
 from renkei.logs import get_logger
 from schemas.codec import DecodeError, decode, encode
 from schemas.models import (
@@ -120,7 +121,7 @@ class ControlReader:
     async def _follow(self) -> None:
         tp = TopicPartition(CONTROL, 0)
         consumer = AIOKafkaConsumer(
-            bootstrap_servers=self.bootstrap,
+            **kafka_options(self.bootstrap),
             enable_auto_commit=False,
             isolation_level="read_committed",
             group_id=None,
@@ -168,7 +169,7 @@ def operator_metadata(operator: str) -> Metadata:
 
 async def publish_control(bootstrap: str, *messages: Message) -> None:
     """Append control messages (an operator's or the oversight body's act), acks=all."""
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True)
+    producer = AIOKafkaProducer(**kafka_options(bootstrap), acks="all", enable_idempotence=True)
     await producer.start()
     try:
         for message in messages:

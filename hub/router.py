@@ -53,6 +53,7 @@ from hub.deadletters import DeadLetterReason, dead_letter, parse_source
 from hub.envelope import Envelope, Kind
 from hub.stage import Output
 from hub.topics import PERSONS, PROVISION_RECORDS, STATE
+from producers.connection import kafka_options
 from renkei.logs import get_logger
 from schemas.codec import DecodeError, decode, encode
 from schemas.models import (
@@ -128,7 +129,7 @@ class Router:
         ps = self._new_state(partition.partition)
         tp = TopicPartition(STATE, partition.partition)
         consumer = AIOKafkaConsumer(
-            bootstrap_servers=self.bootstrap,
+            **kafka_options(self.bootstrap),
             enable_auto_commit=False,
             isolation_level="read_committed",
             group_id=None,

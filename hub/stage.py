@@ -26,6 +26,7 @@ from aiokafka.partitioner import DefaultPartitioner
 from aiokafka.structs import ConsumerRecord, TopicPartition
 
 from hub import metrics
+from producers.connection import kafka_options
 from renkei.logs import get_logger
 
 log = get_logger("hub.stage")
@@ -151,7 +152,7 @@ class Stage:
 
     async def _new_producer(self, tp: TopicPartition) -> AIOKafkaProducer:
         producer = AIOKafkaProducer(
-            bootstrap_servers=self.config.bootstrap,
+            **kafka_options(self.config.bootstrap),
             transactional_id=self._transactional_id(tp),
             transaction_timeout_ms=self.config.transaction_timeout_ms,
             linger_ms=5,
@@ -264,7 +265,7 @@ class Stage:
         """Consume until `stop()`; then finish the open transactions and leave the group."""
         cfg = self.config
         consumer = AIOKafkaConsumer(
-            bootstrap_servers=cfg.bootstrap,
+            **kafka_options(cfg.bootstrap),
             group_id=cfg.group_id,
             enable_auto_commit=False,
             isolation_level="read_committed",

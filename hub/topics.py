@@ -15,6 +15,7 @@ from typing import Any
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError, for_code
 
+from producers.connection import kafka_options
 from schemas.topics import CONTROL, DEAD_LETTERS, PROVISION_RECORDS, inbound, outbound
 from schemas.vocabulary import AGENCY_ID_PATTERN
 
@@ -87,7 +88,7 @@ class TopicLayout:
 
 async def ensure_topics(bootstrap: str, topics: list[NewTopic]) -> list[str]:
     """Create the topics that do not exist yet; return the names created (idempotent)."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    admin = AIOKafkaAdminClient(**kafka_options(bootstrap))
     await admin.start()
     try:
         existing = set(await admin.list_topics())

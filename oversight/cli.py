@@ -27,7 +27,17 @@ Bootstrap = Annotated[
 
 
 def connection(bootstrap: str) -> Connection:
-    return Connection(bootstrap, client_id=OVERSIGHT_PRINCIPAL)
+    """The `ppc` principal's connection: credentials from RENKEI_KAFKA_* (configuration)."""
+    configured = Connection.from_environment(bootstrap)
+    return Connection(
+        configured.bootstrap,
+        configured.security_protocol,
+        configured.sasl_mechanism,
+        configured.sasl_username,
+        configured.sasl_password,
+        configured.ssl_context,
+        client_id=OVERSIGHT_PRINCIPAL,
+    )
 
 
 async def read_statistics(connection: Connection, only: Filter | None = None) -> Statistics:

@@ -2,7 +2,7 @@
 
     from producers import AgencyProducer, Connection
 
-    async with AgencyProducer("mun-13101", Connection("localhost:9092")) as out:
+    async with AgencyProducer("mun-13101", Connection.from_environment()) as out:
         moved = Relocation(metadata=out.metadata(), person_code=code, ...)
         await out.publish_event(moved)
         outcome = await out.request_attributes(

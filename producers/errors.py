@@ -39,3 +39,8 @@ class ReplyTimeout(ProducerError):
         self.request_id = request_id
         self.timeout = timeout
         super().__init__(f"no outcome for {message_type} {request_id} within {timeout:g} s")
+
+
+class ConnectionSettingsError(ProducerError):
+    """The client's Kafka settings are missing or invalid (the operator's configuration): the
+    message names the RENKEI_KAFKA_* setting to set."""

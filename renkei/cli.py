@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import importlib
 import logging
+import os
 import signal
 import time
 import uuid
@@ -21,6 +22,7 @@ import typer
 from rich.console import Console
 
 from deploy.local.broker import KAFKA_VERSION, BrokerError, KafkaCluster
+from producers.connection import kafka_options
 
 app = typer.Typer(
     name="renkei",
@@ -62,9 +64,17 @@ def _broker(bootstrap: str | None) -> Iterator[tuple[str, str, float | None]]:
     except BrokerError as exc:
         console.print(f"[red]Could not start the local Kafka broker:[/red] {exc}")
         raise typer.Exit(2) from exc
+    # This process (and the hub and agencies it runs) connects as the local cluster's admin.
+    saved = {name: os.environ.get(name) for name in cluster.admin_environment()}
+    os.environ.update(cluster.admin_environment())
     try:
-        yield cluster.bootstrap, KAFKA_VERSION, cluster.startup_seconds
+        yield cluster.bootstrap, f"{KAFKA_VERSION}, SASL_SSL", cluster.startup_seconds
     finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
         cluster.stop()
 
 
@@ -75,14 +85,14 @@ async def _transactional_round_trip(bootstrap: str) -> float:
 
     topic = f"renkei.smoke.{uuid.uuid4().hex[:8]}"
     began = time.monotonic()
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    admin = AIOKafkaAdminClient(**kafka_options(bootstrap))
     await admin.start()
     try:
         await admin.create_topics([NewTopic(topic, 1, 1)])
     finally:
         await admin.close()
     producer = AIOKafkaProducer(
-        bootstrap_servers=bootstrap, transactional_id=f"renkei-smoke-{uuid.uuid4()}"
+        **kafka_options(bootstrap), transactional_id=f"renkei-smoke-{uuid.uuid4()}"
     )
     await producer.start()
     try:
@@ -92,7 +102,7 @@ async def _transactional_round_trip(bootstrap: str) -> float:
         await producer.stop()
     consumer = AIOKafkaConsumer(
         topic,
-        bootstrap_servers=bootstrap,
+        **kafka_options(bootstrap),
         auto_offset_reset="earliest",
         isolation_level="read_committed",
         enable_auto_commit=False,
@@ -149,6 +159,9 @@ def broker_run(
             f"Apache Kafka {KAFKA_VERSION} ready at {cluster.bootstrap} "
             f"in {cluster.startup_seconds:.2f} s; Ctrl-C or SIGTERM stops it"
         )
+        console.print("Connect as its bootstrap admin (the only super user) with:")
+        for name, value in cluster.admin_environment().items():
+            print(f"export {name}={value}")
         while True:
             time.sleep(3600)
     except BrokerError as exc:

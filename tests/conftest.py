@@ -1,22 +1,33 @@
 """The one broker fixture every integration test uses.
 
-Order: `KAFKA_BOOTSTRAP_SERVERS` if set; otherwise testcontainers' Kafka (KRaft, transaction
-log settings for one node) when a Docker engine answers; otherwise a real local Apache Kafka
-started from Maven Central jars (deploy/local/broker.py). A missing broker fails the test run:
-integration tests are never skipped.
+Order: `KAFKA_BOOTSTRAP_SERVERS` if set (its credentials from RENKEI_KAFKA_*, see
+producers/connection.py); otherwise a real local Apache Kafka started from Maven Central jars
+(deploy/local/broker.py), secured as production is: SASL/SCRAM-SHA-512 over TLS, ACLs, one
+super user; otherwise, when Java or Maven is missing but a Docker engine answers,
+testcontainers' Kafka, which is plaintext (the tests then run unsecured and tests/security
+fails, saying so). A missing broker fails the test run: integration tests are never skipped.
+
+Every local cluster of the session shares one development CA and admin password
+(`broker_security`), and the process environment holds the admin's RENKEI_KAFKA_* settings,
+so code under test that reads its connection from configuration (the hub, the CLI, the SDK's
+`Connection.from_environment`) connects as the admin. Tests of principals and ACLs
+(tests/security) build connections for other principals explicitly.
 """
 
 from __future__ import annotations
 
 import os
 import re
+import shutil
+import tempfile
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 
-from deploy.local.broker import KAFKA_VERSION, BrokerError, KafkaCluster
+from deploy.local.broker import KAFKA_VERSION, BrokerError, BrokerSecurity, KafkaCluster
 
 
 @dataclass
@@ -41,15 +52,45 @@ def _docker_engine_answers() -> bool:
         return False
 
 
+def _local_jars_can_run() -> bool:
+    return shutil.which("java") is not None and (
+        shutil.which("mvn") is not None
+        or (Path(os.environ.get("RENKEI_CACHE", Path.home() / ".cache" / "renkei"))).exists()
+    )
+
+
+@pytest.fixture(scope="session", autouse=True)
+def broker_security() -> Iterator[BrokerSecurity]:
+    """The CA and admin password of every local cluster in this session; the admin's settings
+    are put in the environment (without an address: tests pass theirs)."""
+    directory = Path(tempfile.mkdtemp(prefix="renkei-test-tls-"))
+    security = BrokerSecurity.generate(directory)
+    saved = {k: os.environ.get(k) for k in security.admin_environment("")}
+    if not os.environ.get("KAFKA_BOOTSTRAP_SERVERS"):
+        for name, value in security.admin_environment("").items():
+            if name != "RENKEI_KAFKA_BOOTSTRAP":
+                os.environ[name] = value
+    try:
+        yield security
+    finally:
+        for name, old in saved.items():
+            if old is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = old
+        shutil.rmtree(directory, ignore_errors=True)
+
+
 @pytest.fixture(scope="session")
-def kafka_broker() -> Iterator[BrokerInfo]:
+def kafka_broker(broker_security: BrokerSecurity) -> Iterator[BrokerInfo]:
     global _info
     env = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
     if env:
         _info = BrokerInfo(env, "KAFKA_BOOTSTRAP_SERVERS", "external", None)
         yield _info
         return
-    if _docker_engine_answers():
+    if not _local_jars_can_run() and _docker_engine_answers():
+        os.environ["RENKEI_KAFKA_SECURITY_PROTOCOL"] = "PLAINTEXT"
         from testcontainers.community.kafka import KafkaContainer
 
         container = (
@@ -59,15 +100,19 @@ def kafka_broker() -> Iterator[BrokerInfo]:
             .with_env("KAFKA_TRANSACTION_STATE_LOG_MIN_ISR", "1")
         )
         with container as kafka:
-            _info = BrokerInfo(kafka.get_bootstrap_server(), "testcontainers", "cp-kafka", None)
+            _info = BrokerInfo(
+                kafka.get_bootstrap_server(), "testcontainers (plaintext)", "cp-kafka", None
+            )
             yield _info
         return
-    cluster = KafkaCluster(1)
+    cluster = KafkaCluster(1, security=broker_security)
     try:
         cluster.start()
     except BrokerError as exc:
         pytest.fail(f"no Kafka broker for integration tests: {exc}", pytrace=False)
-    _info = BrokerInfo(cluster.bootstrap, "local jars", KAFKA_VERSION, cluster.startup_seconds)
+    _info = BrokerInfo(
+        cluster.bootstrap, "local jars, SASL_SSL", KAFKA_VERSION, cluster.startup_seconds
+    )
     try:
         yield _info
     finally:
@@ -80,14 +125,14 @@ def kafka_bootstrap(kafka_broker: BrokerInfo) -> str:
 
 
 @pytest.fixture(scope="module")
-def isolated_kafka(kafka_broker: BrokerInfo) -> Iterator[str]:
+def isolated_kafka(kafka_broker: BrokerInfo, broker_security: BrokerSecurity) -> Iterator[str]:
     """A broker of this module's own, for tests of the hub, whose topic names are fixed by the
     contract (renkei.control, agency.<id>.in …) and whose state must not leak between modules.
     With KAFKA_BOOTSTRAP_SERVERS set there is only that broker, and it is shared."""
-    if kafka_broker.origin != "local jars":
+    if not kafka_broker.origin.startswith("local jars"):
         yield kafka_broker.bootstrap
         return
-    cluster = KafkaCluster(1)
+    cluster = KafkaCluster(1, security=broker_security)
     try:
         cluster.start()
     except BrokerError as exc:

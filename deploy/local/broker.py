@@ -4,6 +4,15 @@
 failover tests) on free 127.0.0.1 ports, waits until the broker port accepts *and* a metadata
 request answers, and stops the JVMs (SIGTERM, then SIGKILL) leaving no process or temp dir.
 
+By default the cluster is secured as production is (DOMAIN.md §4): clients connect with
+SASL/SCRAM-SHA-512 over TLS, the StandardAuthorizer refuses whatever no ACL allows, and the
+only super user is the bootstrap admin, whose SCRAM credential is written at format time.
+Nodes talk to each other as that admin: over SCRAM on the client listener (replication), and
+over mutual TLS on the loopback-only controller listener, where the node's certificate
+(`CN=admin`, from the development CA in `certificates.py`) maps to the admin principal —
+KRaft cannot authenticate the controller listener with SCRAM, whose credentials live in the
+very metadata that listener serves. `secured=False` gives the old plaintext broker.
+
 The jars are fetched once by Maven (`deploy/local/pom.xml`) into a cache outside the
 repository (`$RENKEI_CACHE`, default `~/.cache/renkei`) and reused afterwards.
 """
@@ -13,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import secrets
 import shutil
 import signal
 import socket
@@ -22,6 +32,8 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from deploy.local.certificates import DevelopmentCertificates, issue_development_certificates
 
 KAFKA_VERSION = "4.1.1"
 CLUSTER_ID = "UmVua2VpTG9jYWxLYWZrYQ"  # fixed 22-char base64 id; storage is fresh every run
@@ -99,7 +111,72 @@ class _Node:
         return f"127.0.0.1:{self.broker_port}"
 
 
-def _server_properties(node: _Node, voters: str, replicas: int) -> str:
+SCRAM_MECHANISM = "SCRAM-SHA-512"
+ADMIN = "admin"
+
+
+@dataclass(frozen=True)
+class BrokerSecurity:
+    """The secrets of one secured local cluster (or of every cluster of a test session): the
+    development CA and broker certificate, and the bootstrap admin's password."""
+
+    certificates: DevelopmentCertificates
+    admin_password: str = field(repr=False)
+
+    @classmethod
+    def generate(cls, directory: Path) -> BrokerSecurity:
+        return cls(issue_development_certificates(directory), secrets.token_urlsafe(24))
+
+    def admin_environment(self, bootstrap: str) -> dict[str, str]:
+        """The RENKEI_KAFKA_* settings with which a client connects as the bootstrap admin."""
+        return {
+            "RENKEI_KAFKA_BOOTSTRAP": bootstrap,
+            "RENKEI_KAFKA_SECURITY_PROTOCOL": "SASL_SSL",
+            "RENKEI_KAFKA_SASL_MECHANISM": SCRAM_MECHANISM,
+            "RENKEI_KAFKA_USERNAME": ADMIN,
+            "RENKEI_KAFKA_PASSWORD": self.admin_password,
+            "RENKEI_KAFKA_CA_FILE": str(self.certificates.ca_file),
+        }
+
+
+def _jaas(username: str, password: str) -> str:
+    return (
+        "org.apache.kafka.common.security.scram.ScramLoginModule required "
+        f'username="{username}" password="{password}";'
+    )
+
+
+def _security_properties(node: _Node, security: BrokerSecurity) -> dict[str, str]:
+    tls = security.certificates
+    return {
+        "listeners": f"CLIENT://127.0.0.1:{node.broker_port},"
+        f"CONTROLLER://127.0.0.1:{node.controller_port}",
+        "advertised.listeners": f"CLIENT://127.0.0.1:{node.broker_port}",
+        "listener.security.protocol.map": "CLIENT:SASL_SSL,CONTROLLER:SSL",
+        "inter.broker.listener.name": "CLIENT",
+        "sasl.enabled.mechanisms": SCRAM_MECHANISM,
+        "sasl.mechanism.inter.broker.protocol": SCRAM_MECHANISM,
+        "listener.name.client.scram-sha-512.sasl.jaas.config": _jaas(
+            ADMIN, security.admin_password
+        ),
+        "ssl.keystore.type": "PEM",
+        "ssl.keystore.location": str(tls.broker_keystore),
+        "ssl.truststore.type": "PEM",
+        "ssl.truststore.location": str(tls.ca_file),
+        "ssl.endpoint.identification.algorithm": "https",
+        # mutual TLS on the controller listener only; the certificate's CN names the principal
+        "listener.name.controller.ssl.client.auth": "required",
+        "ssl.principal.mapping.rules": "RULE:^CN=([^,]+),O=.*$/$1/,RULE:^O=[^,]+,CN=([^,]+)$/$1/"
+        ",DEFAULT",
+        "authorizer.class.name": "org.apache.kafka.metadata.authorizer.StandardAuthorizer",
+        "allow.everyone.if.no.acl.found": "false",
+        "super.users": f"User:{ADMIN}",
+    }
+
+
+def _server_properties(
+    node: _Node, voters: str, replicas: int, security: BrokerSecurity | None
+) -> str:
     min_isr = 2 if replicas >= 3 else 1
     lines = {
         "process.roles": "broker,controller",
@@ -133,6 +210,8 @@ def _server_properties(node: _Node, voters: str, replicas: int) -> str:
     if replicas >= 3:
         lines["broker.heartbeat.interval.ms"] = "500"
         lines["broker.session.timeout.ms"] = "3000"
+    if security is not None:
+        lines.update(_security_properties(node, security))
     return "".join(f"{k}={v}\n" for k, v in lines.items())
 
 
@@ -140,7 +219,9 @@ class KafkaCluster:
     """One (default) or three KRaft nodes in combined mode on 127.0.0.1.
 
     Use as a context manager, or call `start()` / `stop()`. `startup_seconds` is the time from
-    launching the JVMs to the broker answering a metadata request.
+    launching the JVMs to the broker answering a metadata request. Secured unless
+    `secured=False`; `security` shares one CA and admin password between clusters (tests),
+    otherwise each cluster generates its own into its temporary directory.
     """
 
     def __init__(
@@ -150,6 +231,8 @@ class KafkaCluster:
         version: str = KAFKA_VERSION,
         heap_mb: int | None = None,
         base_dir: Path | None = None,
+        secured: bool = True,
+        security: BrokerSecurity | None = None,
     ) -> None:
         if nodes not in (1, 3):
             raise ValueError("a local cluster has 1 or 3 nodes")
@@ -162,6 +245,16 @@ class KafkaCluster:
             for i in range(nodes)
         ]
         self.startup_seconds: float | None = None
+        if secured and security is None:
+            security = BrokerSecurity.generate(self.base_dir / "tls")
+        self.security = security if secured else None
+
+    def admin_environment(self) -> dict[str, str]:
+        """RENKEI_KAFKA_* for the bootstrap admin (a plain cluster: just the address)."""
+        if self.security is None:
+            return {"RENKEI_KAFKA_BOOTSTRAP": self.bootstrap,
+                    "RENKEI_KAFKA_SECURITY_PROTOCOL": "PLAINTEXT"}  # fmt: skip
+        return self.security.admin_environment(self.bootstrap)
 
     @property
     def bootstrap(self) -> str:
@@ -195,7 +288,15 @@ class KafkaCluster:
         for node in self.nodes:
             node.directory.mkdir(parents=True, exist_ok=True)
             props = node.directory / "server.properties"
-            props.write_text(_server_properties(node, voters, replicas))
+            props.write_text(_server_properties(node, voters, replicas, self.security))
+            scram = (
+                []
+                if self.security is None
+                else [
+                    "--add-scram",
+                    f"{SCRAM_MECHANISM}=[name={ADMIN},password={self.security.admin_password}]",
+                ]
+            )
             fmt = subprocess.run(
                 self._java(
                     "kafka.tools.StorageTool",
@@ -204,6 +305,7 @@ class KafkaCluster:
                     CLUSTER_ID,
                     "-c",
                     str(props),
+                    *scram,
                     heap="256m",
                 ),
                 capture_output=True,
@@ -246,7 +348,7 @@ class KafkaCluster:
                 contextlib.suppress(OSError),
                 socket.create_connection(("127.0.0.1", node.broker_port), timeout=0.5),
             ):
-                if _metadata_answers(node.bootstrap):
+                if _metadata_answers(node.bootstrap, self.security):
                     return
             time.sleep(0.2)
         raise BrokerError(f"Kafka node {node.node_id} was not ready in time; see {node.log_path}")
@@ -290,13 +392,23 @@ class KafkaCluster:
         self.stop()
 
 
-def _metadata_answers(bootstrap: str) -> bool:
+def _metadata_answers(bootstrap: str, security: BrokerSecurity | None) -> bool:
     """A metadata request answers with at least one broker (aiokafka, in a private loop)."""
 
     async def probe() -> bool:
         from aiokafka.admin import AIOKafkaAdminClient
+        from aiokafka.helpers import create_ssl_context
 
-        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=3000)
+        options: dict[str, object] = {}
+        if security is not None:
+            options = {
+                "security_protocol": "SASL_SSL",
+                "sasl_mechanism": SCRAM_MECHANISM,
+                "sasl_plain_username": ADMIN,
+                "sasl_plain_password": security.admin_password,
+                "ssl_context": create_ssl_context(cafile=str(security.certificates.ca_file)),
+            }
+        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=3000, **options)
         try:
             await admin.start()
             cluster = await admin.describe_cluster()
@@ -311,8 +423,8 @@ def _metadata_answers(bootstrap: str) -> bool:
 
 
 @contextlib.contextmanager
-def local_kafka(nodes: int = 1) -> Iterator[KafkaCluster]:
-    cluster = KafkaCluster(nodes)
+def local_kafka(nodes: int = 1, *, secured: bool = True) -> Iterator[KafkaCluster]:
+    cluster = KafkaCluster(nodes, secured=secured)
     cluster.start()
     try:
         yield cluster

@@ -24,6 +24,7 @@ from hub.onboarding import change_rollout, onboard_agency
 from hub.service import INGRESS_GROUP, Hub, HubConfig
 from hub.topics import TopicLayout
 from producers import Connection
+from producers.connection import kafka_options
 from renkei.demo.readback import DEMO_OPERATOR, read_back
 from renkei.demo.report import Report, build_report, write
 from renkei.demo.scenario import Expectation, Scenario, ScenarioConfig, Tracker
@@ -98,7 +99,7 @@ class IngressBarrier:
     that, whatever the hub does with it precedes anything sent later about the same person."""
 
     def __init__(self, bootstrap: str) -> None:
-        self.admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+        self.admin = AIOKafkaAdminClient(**kafka_options(bootstrap))
 
     async def __call__(self, topic: str, partition: int, offset: int) -> None:
         tp = TopicPartition(topic, partition)
@@ -146,7 +147,7 @@ async def run_demo(
             await _wait(lambda: hub.control.rollout.phase == phase, f"phase {phase}")
             return hub.control.rollout.plan.phases[phase - 1].name
 
-        agencies = reference_agencies(Connection(bootstrap), population)
+        agencies = reference_agencies(Connection.from_environment(bootstrap), population)
         tracker.step = "starting the reference agencies"
         await asyncio.gather(*(a.start() for a in agencies.values()))
         barrier = IngressBarrier(bootstrap)

@@ -29,7 +29,7 @@ async def test_a_reference_municipality_enrols_its_people_and_answers_from_its_s
     population = generate(seed=3, persons=120)
     agency_id = new_agency_id("med")
     municipality = ReferenceAgency(
-        agency_id, Connection(kafka_bootstrap), population, slice_of="mun-27100"
+        agency_id, Connection.from_environment(kafka_bootstrap), population, slice_of="mun-27100"
     )
     held = slice_for(population, "mun-27100")
     async with HubByHand(kafka_bootstrap, agency_id) as hub:

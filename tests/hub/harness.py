@@ -23,6 +23,7 @@ from hub.core.state import RatePolicy
 from hub.onboarding import change_rollout, onboard_agency
 from hub.service import Hub, HubConfig
 from hub.topics import TopicLayout
+from producers.connection import kafka_options
 from schemas import individual_number
 from schemas.codec import decode, encode
 from schemas.models import (
@@ -62,9 +63,9 @@ class ScriptedAgency:
         self.id = agency
         self.inbox: list[tuple[Message, dict[str, bytes]]] = []
         self._arrived = asyncio.Condition()
-        self._producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
+        self._producer = AIOKafkaProducer(**kafka_options(bootstrap), acks="all")
         self._consumer = AIOKafkaConsumer(
-            bootstrap_servers=bootstrap,
+            **kafka_options(bootstrap),
             group_id=None,
             enable_auto_commit=False,
             isolation_level="read_committed",

@@ -10,11 +10,13 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import ProducerFenced
 
+from producers.connection import kafka_options
+
 pytestmark = pytest.mark.kafka
 
 
 async def create_topic(bootstrap: str, name: str, partitions: int = 1) -> None:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    admin = AIOKafkaAdminClient(**kafka_options(bootstrap))
     await admin.start()
     try:
         await admin.create_topics([NewTopic(name, partitions, 1)])
@@ -27,7 +29,7 @@ async def read_all(
 ) -> list[bytes]:
     consumer = AIOKafkaConsumer(
         topic,
-        bootstrap_servers=bootstrap,
+        **kafka_options(bootstrap),
         auto_offset_reset="earliest",
         enable_auto_commit=False,
         isolation_level=isolation,
@@ -57,7 +59,7 @@ async def test_read_committed_consumer_sees_only_the_committed_transaction(
 ) -> None:
     await create_topic(kafka_bootstrap, topic_name)
     producer = AIOKafkaProducer(
-        bootstrap_servers=kafka_bootstrap, transactional_id=f"tx-{uuid.uuid4()}"
+        **kafka_options(kafka_bootstrap), transactional_id=f"tx-{uuid.uuid4()}"
     )
     await producer.start()
     try:
@@ -88,7 +90,7 @@ async def test_a_new_group_member_resumes_exactly_after_the_committed_offsets(
     kafka_bootstrap: str, topic_name: str
 ) -> None:
     await create_topic(kafka_bootstrap, topic_name)
-    producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap, acks="all")
+    producer = AIOKafkaProducer(**kafka_options(kafka_bootstrap), acks="all")
     await producer.start()
     try:
         for i in range(10):
@@ -101,7 +103,7 @@ async def test_a_new_group_member_resumes_exactly_after_the_committed_offsets(
     def member() -> AIOKafkaConsumer:
         return AIOKafkaConsumer(
             topic_name,
-            bootstrap_servers=kafka_bootstrap,
+            **kafka_options(kafka_bootstrap),
             group_id=group,
             enable_auto_commit=False,
             auto_offset_reset="earliest",
@@ -136,8 +138,8 @@ async def test_a_second_producer_with_the_same_transactional_id_fences_the_first
 ) -> None:
     await create_topic(kafka_bootstrap, topic_name)
     txid = f"tx-{uuid.uuid4()}"
-    first = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap, transactional_id=txid)
-    second = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap, transactional_id=txid)
+    first = AIOKafkaProducer(**kafka_options(kafka_bootstrap), transactional_id=txid)
+    second = AIOKafkaProducer(**kafka_options(kafka_bootstrap), transactional_id=txid)
     await first.start()
     try:
         await first.begin_transaction()

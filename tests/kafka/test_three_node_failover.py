@@ -10,7 +10,8 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError
 
-from deploy.local.broker import KafkaCluster
+from deploy.local.broker import BrokerSecurity, KafkaCluster
+from producers.connection import kafka_options
 
 pytestmark = [pytest.mark.kafka, pytest.mark.cluster]
 
@@ -18,8 +19,8 @@ RECORDS = 3000
 
 
 @pytest.fixture(scope="module")
-def three_nodes() -> Iterator[KafkaCluster]:
-    cluster = KafkaCluster(3)
+def three_nodes(broker_security: BrokerSecurity) -> Iterator[KafkaCluster]:
+    cluster = KafkaCluster(3, security=broker_security)
     cluster.start(timeout=120)
     try:
         yield cluster
@@ -31,7 +32,7 @@ async def test_killing_one_node_loses_no_acknowledged_record(
     three_nodes: KafkaCluster, topic_name: str
 ) -> None:
     bootstrap = three_nodes.bootstrap
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    admin = AIOKafkaAdminClient(**kafka_options(bootstrap))
     await admin.start()
     try:
         await admin.create_topics(
@@ -41,7 +42,7 @@ async def test_killing_one_node_loses_no_acknowledged_record(
         await admin.close()
 
     producer = AIOKafkaProducer(
-        bootstrap_servers=bootstrap,
+        **kafka_options(bootstrap),
         acks="all",
         enable_idempotence=True,
         request_timeout_ms=10000,
@@ -71,7 +72,7 @@ async def test_killing_one_node_loses_no_acknowledged_record(
     survivors = ",".join(n.bootstrap for n in three_nodes.nodes if n.process is not None)
     consumer = AIOKafkaConsumer(
         topic_name,
-        bootstrap_servers=survivors,
+        **kafka_options(survivors),
         auto_offset_reset="earliest",
         enable_auto_commit=False,
         group_id=None,

@@ -14,6 +14,7 @@ from typing import Self, TypeVar
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
+from producers.connection import kafka_options
 from schemas.codec import decode, encode
 from schemas.models import Message, Metadata
 from schemas.topics import SEQUENCE_HEADER, inbound, outbound
@@ -36,7 +37,7 @@ def hub_metadata(correlation_id: uuid.UUID | None = None) -> Metadata:
 
 
 async def create_topics(bootstrap: str, *names: str, partitions: int = 1) -> None:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    admin = AIOKafkaAdminClient(**kafka_options(bootstrap))
     await admin.start()
     try:
         await admin.create_topics([NewTopic(name, partitions, 1) for name in names])
@@ -52,12 +53,12 @@ class HubByHand:
         self.agency_id = agency_id
         self.next_seq: dict[int, int] = {}
         self._reader = AIOKafkaConsumer(
-            bootstrap_servers=bootstrap,
+            **kafka_options(bootstrap),
             group_id=None,
             enable_auto_commit=False,
             isolation_level="read_committed",
         )
-        self._writer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
+        self._writer = AIOKafkaProducer(**kafka_options(bootstrap), acks="all")
         self._buffer: list[tuple[bytes | None, bytes]] = []
 
     async def __aenter__(self) -> Self:

@@ -11,8 +11,9 @@ from uuid import uuid4
 import pytest
 from aiokafka import AIOKafkaConsumer
 
-from deploy.local.broker import KafkaCluster
+from deploy.local.broker import BrokerSecurity, KafkaCluster
 from producers import Connection, Publisher
+from producers.connection import kafka_options
 from schemas.codec import decode
 from schemas.models import ApplicationReceived, Metadata
 from schemas.topics import outbound
@@ -24,8 +25,8 @@ AGENCY = "mun-13101"
 
 
 @pytest.fixture
-def own_broker() -> Iterator[KafkaCluster]:
-    cluster = KafkaCluster(1)
+def own_broker(broker_security: BrokerSecurity) -> Iterator[KafkaCluster]:
+    cluster = KafkaCluster(1, security=broker_security)
     cluster.start()
     try:
         yield cluster
@@ -47,7 +48,9 @@ async def test_publishing_through_a_broker_restart_loses_and_duplicates_nothing(
 ) -> None:
     await create_topics(own_broker.bootstrap, outbound(AGENCY))
     sent = [application(n) for n in range(6)]
-    async with Publisher(AGENCY, Connection(own_broker.bootstrap), delivery_timeout=60) as out:
+    async with Publisher(
+        AGENCY, Connection.from_environment(own_broker.bootstrap), delivery_timeout=60
+    ) as out:
         await out.publish(sent[0])
         await asyncio.to_thread(own_broker.kill, 0)
         during = [asyncio.create_task(out.publish(m)) for m in sent[1:]]
@@ -59,7 +62,7 @@ async def test_publishing_through_a_broker_restart_loses_and_duplicates_nothing(
 
     reader = AIOKafkaConsumer(
         outbound(AGENCY),
-        bootstrap_servers=own_broker.bootstrap,
+        **kafka_options(own_broker.bootstrap),
         auto_offset_reset="earliest",
         isolation_level="read_committed",
     )

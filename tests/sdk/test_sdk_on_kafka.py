@@ -46,7 +46,7 @@ async def hub(kafka_bootstrap: str) -> AsyncIterator[HubByHand]:
 
 
 def agency_for(hub: HubByHand, **options: object) -> Agency:
-    config = AgencyConfig(hub.agency_id, Connection(hub.bootstrap), **options)  # type: ignore[arg-type]
+    config = AgencyConfig(hub.agency_id, Connection.from_environment(hub.bootstrap), **options)  # type: ignore[arg-type]
     return Agency(config)
 
 
