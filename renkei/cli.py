@@ -41,6 +41,7 @@ _MOUNTS = (
     ("hub.cli_keys", "keys_app", "keys"),
     ("hub.cli", "hub_app", "hub"),
     ("oversight.cli", "oversight_app", "oversight"),
+    ("portal.cli", "portal_app", "portal"),
 )
 for _module, _attr, _name in _MOUNTS:
     try:

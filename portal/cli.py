@@ -1,0 +1,49 @@
+"""`renkei portal …`: run the citizen portal (マイ・ポータル)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+from typing import Annotated
+
+import typer
+
+from portal.database import DEFAULT_DATABASE, DatabaseUrlError, async_url
+from portal.service import PortalConfig, serve
+from producers import Connection
+
+portal_app = typer.Typer(help="The citizen portal (マイ・ポータル): web pages over a read model.")
+
+
+@portal_app.command("run")
+def run(
+    bootstrap: Annotated[str, typer.Option(help="Kafka bootstrap servers.")] = "localhost:9092",
+    database: Annotated[
+        str, typer.Option(help="sqlite:///file.db (default) or postgresql://user@host/db.")
+    ] = DEFAULT_DATABASE,
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8080,
+    seed: Annotated[int, typer.Option(help="Seed of the test identities' population.")] = 7,
+    persons: Annotated[int, typer.Option(help="Size of that population.")] = 1000,
+) -> None:
+    """Serve the portal: sign-in with a development identity, the person's records, notices,
+    consents and proxies. The session secret comes from RENKEI_PORTAL_SECRET (random if unset:
+    sessions then end with the process)."""
+    try:
+        async_url(database)
+    except DatabaseUrlError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--database") from None
+    config = PortalConfig(
+        Connection(bootstrap),
+        database_url=database,
+        host=host,
+        port=port,
+        seed=seed,
+        persons=persons,
+    )
+    secret = os.environ.get("RENKEI_PORTAL_SECRET")
+    if secret:
+        config = PortalConfig(**{**config.__dict__, "secret_key": secret})
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(serve(config))

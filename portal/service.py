@@ -1,0 +1,91 @@
+"""Running the portal: the read model, the projector, the portal agency and the web server in
+one process (`renkei portal run`, the demo and the browser tests use `running_portal`)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import secrets
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass, field
+
+import uvicorn
+
+from agencies.population import generate
+from portal.acts import PortalAgency
+from portal.database import DEFAULT_DATABASE, create_engine, migrate
+from portal.identity import DevelopmentIdentityProvider
+from portal.projector import Projector
+from portal.web import Extension, Services, create_app
+from producers import Connection
+
+
+@dataclass(frozen=True)
+class PortalConfig:
+    connection: Connection
+    database_url: str = DEFAULT_DATABASE
+    host: str = "127.0.0.1"
+    port: int = 8080
+    seed: int = 7  # the synthetic population the development identities come from
+    persons: int = 1000
+    secret_key: str = field(default_factory=lambda: secrets.token_urlsafe(32), repr=False)
+    https_only: bool = False
+
+
+@dataclass
+class RunningPortal:
+    url: str
+    services: Services
+    projector: Projector
+    identities: DevelopmentIdentityProvider
+
+
+@contextlib.asynccontextmanager
+async def running_portal(
+    config: PortalConfig, *, extensions: Sequence[Extension] = ()
+) -> AsyncIterator[RunningPortal]:
+    """The whole portal, serving until the context exits."""
+    engine = create_engine(config.database_url)
+    await migrate(engine)
+    agency = PortalAgency(config.connection)
+    identities = DevelopmentIdentityProvider(generate(config.seed, config.persons))
+    services = Services(engine, agency, identities, config.secret_key, config.https_only)
+    projector = Projector(engine, config.connection)
+    app = create_app(services, extensions=extensions)
+    server = uvicorn.Server(
+        uvicorn.Config(
+            app,
+            host=config.host,
+            port=config.port,
+            log_level="warning",
+            access_log=False,
+            lifespan="off",
+        )
+    )
+    await agency.start()
+    tasks: list[asyncio.Task[None]] = []
+    try:
+        await projector.start()
+        tasks.append(asyncio.create_task(projector.run(), name="portal-projector"))
+        tasks.append(asyncio.create_task(server.serve(), name="portal-web"))
+        while not server.started:
+            if tasks[-1].done():
+                tasks[-1].result()  # the server could not start: say why
+            await asyncio.sleep(0.05)
+        port = server.servers[0].sockets[0].getsockname()[1] if config.port == 0 else config.port
+        yield RunningPortal(f"http://{config.host}:{port}", services, projector, identities)
+    finally:
+        server.should_exit = True
+        await projector.stop()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.wait_for(task, 30)
+        await agency.stop()
+        await engine.dispose()
+
+
+async def serve(config: PortalConfig) -> None:
+    """Run the portal until cancelled."""
+    async with running_portal(config) as portal:
+        print(f"portal: {portal.url}", flush=True)
+        await asyncio.Event().wait()
