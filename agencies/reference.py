@@ -6,9 +6,10 @@ those people through the hub. A query is answered by translating the query's lin
 the agency's own record; a code it never enrolled is answered as not held. Events delivered to
 it are kept (by type, newest last) so a scenario can cite a received event as trigger.
 
-`Portal` is the portal (マイ・ポータル): it reads provision records and notices, keeps them per
-person code, and acknowledges each notice (到達確認) as the person opens it — immediately when
-`auto_open` is set, as in the demo.
+`Portal` is a scripted stand-in for the portal (マイ・ポータル; the web application is the
+`portal` package): it reads provision records and notices, keeps them per person code, and
+acknowledges a notice (到達確認) only when `open_notice` says the person opened it, never on
+arrival: a notice that reached the portal is not a notice the person saw.
 """
 
 from __future__ import annotations
@@ -148,13 +149,11 @@ class ReferenceAgency:
 
 
 class Portal(ReferenceAgency):
-    """マイ・ポータル: provision records and notices per person code, notices acknowledged."""
+    """マイ・ポータル, scripted: provision records and notices per person code; a notice is
+    acknowledged when the person opens it (`open_notice`)."""
 
-    def __init__(
-        self, connection: Connection, population: Population, *, auto_open: bool = True
-    ) -> None:
+    def __init__(self, connection: Connection, population: Population) -> None:
         super().__init__("portal", connection, population, extra_topics=(PROVISION_RECORDS,))
-        self.auto_open = auto_open
         self.records: dict[bytes, list[ProvisionRecord]] = defaultdict(list)
         self.notices: dict[bytes, list[Notice]] = defaultdict(list)
         self.acknowledged: dict[UUID, datetime] = {}
@@ -166,8 +165,6 @@ class Portal(ReferenceAgency):
 
     async def _notice(self, notice: Notice) -> None:
         self.notices[notice.person_code].append(notice)
-        if self.auto_open:
-            await self.open_notice(notice)
 
     async def open_notice(self, notice: Notice) -> None:
         """The person opened `notice`: confirm delivery to the agency that sent it."""

@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -38,10 +38,6 @@ log = get_logger("portal.projector")
 TABLES: dict[str, Table] = {t.name: t for t in readmodel.metadata.sorted_tables}
 
 
-def portal_topics(agency_id: str = "portal") -> tuple[str, ...]:
-    return (PROVISION_RECORDS, inbound(agency_id))
-
-
 class Projector:
     """Consumes the portal's topics into the read model; `run()` until `stop()`."""
 
@@ -50,12 +46,14 @@ class Projector:
         engine: AsyncEngine,
         connection: Connection,
         *,
-        topics: Sequence[str] | None = None,
+        records_topic: str = PROVISION_RECORDS,
+        inbox_topic: str = inbound("portal"),
         max_records: int = 2_000,
     ) -> None:
         self.engine = engine
         self.connection = connection
-        self.topics = tuple(topics or portal_topics())
+        self.records_topic = records_topic
+        self.topics = (records_topic, inbox_topic)
         self.max_records = max_records
         self.applied = 0  # records applied since start (rows or not)
         self.undecodable = 0
@@ -172,7 +170,7 @@ class Projector:
             log.warning("projector.undecodable", topic=tp.topic, reason=exc.reason.value)
             return ()
         if isinstance(message, ProvisionRecord):
-            if tp.topic != PROVISION_RECORDS:
+            if tp.topic != self.records_topic:
                 return ()  # only the hub's record topic is trusted to carry records
             head = heads.get(message.chain_partition, ChainHead())
             row, heads[message.chain_partition] = project_record(message, value, head)

@@ -65,6 +65,7 @@ from schemas.models import (
     EnrolmentConfirmed,
     HealthInsuranceStatus,
     IncomeDetermined,
+    Notice,
     NumberChanged,
     PensionInsuredCategory,
     ProxyKind,
@@ -535,6 +536,19 @@ class Scenario:
             sent.append(notice_id)
             self.notices[notice_id] = JPS
         self.tracker.notices = (len(sent), 0)
+        portal = self.agency(PORTAL)
+        assert isinstance(portal, Portal)
+        arrived: dict[UUID, Notice] = {}
+
+        def delivered() -> bool:
+            for notices in portal.notices.values():
+                arrived.update((n.notice_id, n) for n in notices if n.notice_id in self.notices)
+            return all(n in arrived for n in sent)
+
+        await self._until(delivered)
+        # Each person signs in and opens the statement: only that is the 到達確認.
+        for notice_id in sent:
+            await portal.open_notice(arrived[notice_id])
 
         def confirmed() -> bool:
             got = sum(1 for n in sent if n in jps.confirmations)

@@ -120,7 +120,7 @@ async def test_received_events_are_kept_for_citing_as_trigger(population: Popula
 async def test_the_portal_keeps_records_and_notices_per_person_code(
     population: Population,
 ) -> None:
-    portal = reference_agency("portal", UNUSED, population, auto_open=False)
+    portal = reference_agency("portal", UNUSED, population)
     assert isinstance(portal, Portal)
     assert len(portal.serves) == len(population.persons)
     record = ProvisionRecord(
