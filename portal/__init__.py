@@ -1,6 +1,6 @@
 """マイ・ポータル: the citizen portal as a web application over a read model kept from Kafka.
 
-    async with running_portal(PortalConfig(Connection("localhost:9092"))) as portal:
+    async with running_portal(PortalConfig(Connection.from_environment())) as portal:
         print(portal.url)
 
 `create_app(services, extensions=[...])` builds the ASGI app (Starlette); an `Extension` mounts

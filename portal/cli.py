@@ -12,13 +12,20 @@ import typer
 from portal.database import DEFAULT_DATABASE, DatabaseUrlError, async_url
 from portal.service import PortalConfig, serve
 from producers import Connection
+from producers.errors import ConnectionSettingsError
 
 portal_app = typer.Typer(help="The citizen portal (マイ・ポータル): web pages over a read model.")
 
 
 @portal_app.command("run")
 def run(
-    bootstrap: Annotated[str, typer.Option(help="Kafka bootstrap servers.")] = "localhost:9092",
+    bootstrap: Annotated[
+        str | None,
+        typer.Option(
+            envvar="KAFKA_BOOTSTRAP_SERVERS",
+            help="Kafka bootstrap servers (credentials from RENKEI_KAFKA_*).",
+        ),
+    ] = None,
     database: Annotated[
         str, typer.Option(help="sqlite:///file.db (default) or postgresql://user@host/db.")
     ] = DEFAULT_DATABASE,
@@ -34,8 +41,12 @@ def run(
         async_url(database)
     except DatabaseUrlError as exc:
         raise typer.BadParameter(str(exc), param_hint="--database") from None
+    try:
+        connection = Connection.from_environment(bootstrap)
+    except ConnectionSettingsError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--bootstrap / RENKEI_KAFKA_*") from None
     config = PortalConfig(
-        Connection(bootstrap),
+        connection,
         database_url=database,
         host=host,
         port=port,

@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from deploy.local.broker import BrokerError, KafkaCluster
+from deploy.local.broker import BrokerError, BrokerSecurity, KafkaCluster
 from portal.database import create_engine, migrate
 from tests.portal.postgres import PostgresUnavailable, throwaway_cluster
 from tests.portal.world import World, portal_world
@@ -57,12 +57,12 @@ async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
 
 
 @pytest.fixture(scope="package")
-def portal_kafka(kafka_broker: Any) -> Iterator[str]:
+def portal_kafka(kafka_broker: Any, broker_security: BrokerSecurity) -> Iterator[str]:
     """A broker of the portal tests' own: the hub's topic names are fixed by the contract."""
-    if kafka_broker.origin != "local jars":
+    if not kafka_broker.origin.startswith("local jars"):
         yield kafka_broker.bootstrap
         return
-    cluster = KafkaCluster(1)
+    cluster = KafkaCluster(1, security=broker_security)
     try:
         cluster.start()
     except BrokerError as exc:

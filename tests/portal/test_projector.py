@@ -16,6 +16,7 @@ from hub.audit import ChainHead, seal
 from portal import readmodel
 from portal.projector import Projector
 from producers import Connection
+from producers.connection import kafka_options
 from schemas.codec import encode
 from schemas.models import Metadata, Notice, Outcome, ProvisionRecord
 from schemas.vocabulary import DenialReason, Sector
@@ -57,7 +58,7 @@ class Topics:
         self.head = ChainHead()
 
     async def create(self) -> None:
-        admin = AIOKafkaAdminClient(bootstrap_servers=self.bootstrap)
+        admin = AIOKafkaAdminClient(**kafka_options(self.bootstrap))
         await admin.start()
         try:
             await admin.create_topics([NewTopic(self.records, 1, 1), NewTopic(self.inbox, 2, 1)])
@@ -65,7 +66,7 @@ class Topics:
             await admin.close()
 
     async def publish_records(self, count: int, start: int = 0) -> None:
-        producer = AIOKafkaProducer(bootstrap_servers=self.bootstrap, acks="all")
+        producer = AIOKafkaProducer(**kafka_options(self.bootstrap), acks="all")
         await producer.start()
         try:
             for i in range(start, start + count):
@@ -83,7 +84,7 @@ class Topics:
             title="ねんきん定期便",
             body="ready",
         )
-        producer = AIOKafkaProducer(bootstrap_servers=self.bootstrap, acks="all")
+        producer = AIOKafkaProducer(**kafka_options(self.bootstrap), acks="all")
         await producer.start()
         try:
             await producer.send_and_wait(self.inbox, encode(notice), partition=partition)
@@ -95,7 +96,7 @@ class Topics:
     def projector(self, engine: AsyncEngine, max_records: int = 2_000) -> Projector:
         return Projector(
             engine,
-            Connection(self.bootstrap),
+            Connection.from_environment(self.bootstrap),
             records_topic=self.records,
             inbox_topic=self.inbox,
             max_records=max_records,

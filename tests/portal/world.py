@@ -22,6 +22,7 @@ from hub.service import INGRESS_GROUP, Hub
 from hub.topics import TopicLayout
 from portal.service import PortalConfig, RunningPortal, running_portal
 from producers import Connection
+from producers.connection import kafka_options
 from renkei.demo.run import running_hub, subscriptions
 from schemas.models import (
     AttributeResponse,
@@ -132,14 +133,14 @@ class World:
 
     async def hub_took_in(self, topic: str, within: float = 60.0) -> None:
         """Until the hub's ingress has committed everything now on `topic`."""
-        consumer = AIOKafkaConsumer(bootstrap_servers=self.bootstrap)
+        consumer = AIOKafkaConsumer(**kafka_options(self.bootstrap))
         await consumer.start()
         try:
             tps = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
             ends = await consumer.end_offsets(tps)
         finally:
             await consumer.stop()
-        admin = AIOKafkaAdminClient(bootstrap_servers=self.bootstrap)
+        admin = AIOKafkaAdminClient(**kafka_options(self.bootstrap))
         await admin.start()
         try:
             deadline = time.monotonic() + within
@@ -173,7 +174,7 @@ async def portal_world(bootstrap: str, database_url: str) -> AsyncIterator[World
             await change_rollout(bootstrap, RolloutOperation.ADVANCE,
                                  times=phases - hub.control.rollout.phase)  # fmt: skip
         await wait_until(lambda: hub.control.rollout.phase == phases, "the last rollout phase")
-        connection = Connection(bootstrap)
+        connection = Connection.from_environment(bootstrap)
         agencies = {a: reference_agency(a, connection, population) for a in AGENCIES}
         await asyncio.gather(*(a.start() for a in agencies.values()))
         try:
