@@ -16,12 +16,20 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError, for_code
 
 from producers.connection import kafka_options
-from schemas.topics import CONTROL, DEAD_LETTERS, PROVISION_RECORDS, inbound, outbound
+from schemas.topics import (
+    CONTROL,
+    DEAD_LETTERS,
+    OVERSIGHT_SIGNALS,
+    PROVISION_RECORDS,
+    inbound,
+    outbound,
+)
 from schemas.vocabulary import AGENCY_ID_PATTERN
 
 __all__ = [
     "CONTROL",
     "DEAD_LETTERS",
+    "OVERSIGHT_SIGNALS",
     "PERSONS",
     "PROVISION_RECORDS",
     "STATE",
@@ -79,6 +87,8 @@ class TopicLayout:
             # Malformed input can hold anything, even a number in clear: kept for operators'
             # week of repair and replay, not for years.
             NewTopic(DEAD_LETTERS, 1, r, topic_configs={"retention.ms": DEAD_LETTER_RETENTION}),
+            # Written by the oversight body (ppc), which may not create topics itself.
+            NewTopic(OVERSIGHT_SIGNALS, 1, r, topic_configs={"retention.ms": FOREVER}),
         ]
 
     def agency_topics(self, agency: str) -> list[NewTopic]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from datetime import date
 from pathlib import Path
+from signal import SIGINT, SIGTERM
 from typing import Annotated
 
 import typer
@@ -93,3 +94,64 @@ def stats(
     else:
         csv.write_text(to_csv(statistics, dimensions), encoding="utf-8")
         console.print(f"{len(statistics.rows(dimensions))} rows written to {csv}")
+
+
+@oversight_app.command("watch")
+def watch(
+    bootstrap: Bootstrap = "127.0.0.1:9092",
+    metrics_port: Annotated[
+        int | None, typer.Option(help="Serve Prometheus metrics on this port.")
+    ] = None,
+) -> None:
+    """Run the anomaly rules as a stream and publish each signal on renkei.oversight.signals,
+    until Ctrl-C. Rules and thresholds: `renkei oversight rules`."""
+    from oversight.watcher import SignalWatcher
+    from renkei import logs
+
+    logs.configure()
+    if metrics_port is not None:
+        from prometheus_client import start_http_server
+
+        start_http_server(metrics_port)
+
+    async def run() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signal in (SIGINT, SIGTERM):
+            loop.add_signal_handler(signal, stop.set)
+        await SignalWatcher(connection(bootstrap)).run(stop)
+
+    asyncio.run(run())
+
+
+@oversight_app.command("signals")
+def signals(bootstrap: Bootstrap = "127.0.0.1:9092") -> None:
+    """The anomaly signals published so far."""
+    from rich.table import Table
+
+    from oversight.watcher import read_signals
+
+    result = Table(title="Oversight signals", title_justify="left")
+    for column in ("window start (UTC)", "agency", "rule", "count", "threshold", "summary"):
+        result.add_column(column)
+    published = asyncio.run(read_signals(connection(bootstrap)))
+    for s in published:
+        result.add_row(
+            s.window_start.strftime("%Y-%m-%d %H:%M"),
+            s.agency,
+            s.rule,
+            str(s.count),
+            str(s.threshold),
+            s.summary,
+        )
+    console.print(result)
+    console.print(f"{len(published)} signals")
+
+
+@oversight_app.command("rules")
+def rules() -> None:
+    """Each anomaly rule with its threshold."""
+    from oversight.rules import default_rules
+
+    for rule in default_rules():
+        console.print((rule.__doc__ or rule.name).strip().replace("\n   ", ""))

@@ -99,6 +99,17 @@ CHANNELS = (
         "Operators inspect rejected input.",
     ),
     Channel(
+        "oversightSignals",
+        "renkei.oversight.signals",
+        "Oversight signals (第三者機関)",
+        "Written by the oversight body (ppc) only, read by the oversight body and operators: "
+        "anomaly signals naming an agency, a rule, a window and counts, never a person.",
+        ("OversightSignal",),
+        "receive",
+        "receiveOversightSignals",
+        "The oversight body and operators follow anomaly signals.",
+    ),
+    Channel(
         "control",
         "renkei.control",
         "Hub control",

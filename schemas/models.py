@@ -457,6 +457,19 @@ class DeadLetter(Message):
     original: Token
 
 
+class OversightSignal(Message):
+    """An anomaly rule's threshold crossed by one agency in one window; never names a person."""
+
+    signal_id: UUID
+    rule: Name
+    agency: AgencyId
+    window_start: Timestamp
+    window_seconds: Int32
+    count: Int64
+    threshold: Int64
+    summary: str
+
+
 # ---- control ----------------------------------------------------------------------------
 
 
@@ -528,6 +541,7 @@ _MESSAGE_CLASSES: tuple[type[Message], ...] = (
     Notice,
     NoticeAcknowledged,
     DeadLetter,
+    OversightSignal,
     RolloutChange,
     LegalBasisTablePublished,
     AgencySuspension,
