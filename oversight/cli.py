@@ -11,43 +11,18 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from oversight.feed import Feed
+from oversight.feed import connection, read_statistics
 from oversight.report import table, to_csv
-from oversight.statistics import ALL_DIMENSIONS, Dimension, Filter, Statistics
-from producers import Connection
+from oversight.statistics import ALL_DIMENSIONS, Dimension, Filter
 
 oversight_app = typer.Typer(
     help="The oversight body (第三者機関): statistics and anomaly signals.", no_args_is_help=True
 )
 console = Console()
 
-OVERSIGHT_PRINCIPAL = "ppc"
 Bootstrap = Annotated[
     str, typer.Option(envvar="KAFKA_BOOTSTRAP_SERVERS", help="Kafka bootstrap servers.")
 ]
-
-
-def connection(bootstrap: str) -> Connection:
-    """The `ppc` principal's connection: credentials from RENKEI_KAFKA_* (configuration)."""
-    configured = Connection.from_environment(bootstrap)
-    return Connection(
-        configured.bootstrap,
-        configured.security_protocol,
-        configured.sasl_mechanism,
-        configured.sasl_username,
-        configured.sasl_password,
-        configured.ssl_context,
-        client_id=OVERSIGHT_PRINCIPAL,
-    )
-
-
-async def read_statistics(connection: Connection, only: Filter | None = None) -> Statistics:
-    """Statistics of everything committed to the topics the oversight body reads."""
-    statistics = Statistics(only or Filter())
-    async with Feed(connection) as feed:
-        async for seen in feed.read_to_end():
-            statistics.add(seen.observation)
-    return statistics
 
 
 def _dimensions(by: str) -> list[Dimension]:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from aiokafka import AIOKafkaConsumer
 from aiokafka.admin import AIOKafkaAdminClient
@@ -21,9 +21,11 @@ from aiokafka.structs import TopicPartition
 
 from hub.topics import owner_of
 from oversight.observations import Observation, observe
+from oversight.statistics import Filter, Statistics
 from producers import Connection
 from schemas.topics import CONTROL, DEAD_LETTERS, PROVISION_RECORDS
 
+OVERSIGHT_PRINCIPAL = "ppc"
 READ_TOPICS = frozenset({PROVISION_RECORDS, DEAD_LETTERS, CONTROL})
 REFRESH_TOPICS_S = 10.0  # how soon a newly onboarded agency's topic is read
 
@@ -43,7 +45,9 @@ class Seen:
 class Feed:
     """One consumer over everything the oversight body reads."""
 
-    def __init__(self, connection: Connection) -> None:
+    def __init__(self, connection: Connection, since_ms: int = 0) -> None:
+        self.since_ms = since_ms  # records older than this (Kafka timestamp) are passed over
+        self.done: dict[TopicPartition, int] = {}  # positions whose records were all handled
         self.consumer = AIOKafkaConsumer(
             **connection.client_options(),
             enable_auto_commit=False,
@@ -91,6 +95,8 @@ class Feed:
         for tp, records in batch.items():
             for record in records:
                 self.records += 1
+                if record.timestamp < self.since_ms:
+                    continue
                 observation = observe(
                     tp.topic, record.value, record.headers or (), record.timestamp
                 )
@@ -120,7 +126,35 @@ class Feed:
             if time.monotonic() - refreshed > REFRESH_TOPICS_S:
                 await self._assign_new()
                 refreshed = time.monotonic()
-            if not self.consumer.assignment():
+            assigned = self.consumer.assignment()
+            if not assigned:
                 await asyncio.sleep(0.2)
                 continue
             yield await self._batch()
+            # back here once the caller has handled the whole batch
+            for tp in assigned:
+                self.done[tp] = await self.consumer.position(tp)
+
+    async def settled(self, within: float = 60.0) -> None:
+        """Return once every record committed before this call has been handled."""
+        assigned = list(self.consumer.assignment())
+        ends = await self.consumer.end_offsets(assigned)
+        deadline = time.monotonic() + within
+        while any(self.done.get(tp, 0) < end for tp, end in ends.items() if end > 0):
+            if time.monotonic() > deadline:
+                raise TimeoutError("the oversight feed did not catch up in time")
+            await asyncio.sleep(0.1)
+
+
+def connection(bootstrap: str | None = None) -> Connection:
+    """The `ppc` principal's connection: credentials from RENKEI_KAFKA_* (configuration)."""
+    return replace(Connection.from_environment(bootstrap), client_id=OVERSIGHT_PRINCIPAL)
+
+
+async def read_statistics(connection: Connection, only: Filter | None = None) -> Statistics:
+    """Statistics of everything committed to the topics the oversight body reads."""
+    statistics = Statistics(only or Filter())
+    async with Feed(connection) as feed:
+        async for seen in feed.read_to_end():
+            statistics.add(seen.observation)
+    return statistics

@@ -63,21 +63,35 @@ class SignalWatcher:
         connection: Connection,
         watch: Watch | None = None,
         on_signal: Callable[[Signal], None] | None = None,
+        since_ms: int = 0,
     ) -> None:
+        """`since_ms`: judge only records from then on (Kafka time), and take only signals
+        published since then as already published (a scenario that watches one run)."""
         self.connection = connection
         self.watch = watch or Watch()
         self.on_signal = on_signal
         self.published: set[str] = set()
         self.observed = 0
+        self.since_ms = since_ms
+        self.fired: list[Signal] = []  # published by this watcher, in order
+        self._feed: Feed | None = None
+        self.running = asyncio.Event()
 
     async def run(self, stop: asyncio.Event) -> None:
-        self.published = {str(s.signal_id) for s in await read_signals(self.connection)}
+        since = self.since_ms / 1000
+        self.published = {
+            str(s.signal_id)
+            for s in await read_signals(self.connection)
+            if s.metadata.occurred_at.timestamp() >= since
+        }
         producer = AIOKafkaProducer(
             **self.connection.client_options(), acks="all", enable_idempotence=True
         )
         await producer.start()
         try:
-            async with Feed(self.connection) as feed:
+            async with Feed(self.connection, self.since_ms) as feed:
+                self._feed = feed
+                self.running.set()
                 async for batch in feed.follow(stop):
                     for seen in batch:
                         self.observed += 1
@@ -87,14 +101,21 @@ class SignalWatcher:
         finally:
             await producer.stop()
 
+    async def settled(self, within: float = 60.0) -> None:
+        """Return once every record committed before this call has been judged."""
+        await asyncio.wait_for(self.running.wait(), within)
+        assert self._feed is not None
+        await self._feed.settled(within)
+
     async def _publish(self, producer: AIOKafkaProducer, signal: Signal) -> None:
         key = str(signal_id(signal))
         if key in self.published:
             return
         await producer.send_and_wait(OVERSIGHT_SIGNALS, encode(message(signal)), partition=0)
         self.published.add(key)
+        self.fired.append(signal)
         metrics.SIGNALS.labels(signal.rule, signal.agency).inc()
-        log.warning(
+        log.info(
             "oversight signal",
             rule=signal.rule,
             agency=signal.agency,

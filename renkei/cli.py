@@ -190,6 +190,13 @@ def demo(
         float, typer.Option(help="Seconds of background checks in each phase.")
     ] = 5.0,
     seed: Annotated[int, typer.Option(help="Seed of the synthetic population.")] = 7,
+    abuse: Annotated[
+        bool,
+        typer.Option(
+            "--abuse",
+            help="End with a municipality browsing at night until the oversight body suspends it.",
+        ),
+    ] = False,
     report_dir: Annotated[
         Path, typer.Option(help="Where report.json and report.md are written.")
     ] = Path("results/demo"),
@@ -209,6 +216,7 @@ def demo(
             rate=rate,
             duration=duration,
             report_dir=report_dir,
+            abuse=abuse,
             broker="external" if bootstrap else f"embedded Apache Kafka {version}",
         )
         tracker = Tracker()

@@ -310,6 +310,7 @@ def summary_lines(report: Report) -> list[str]:
     if refused:
         lines.insert(2, "enrolments refused: "
                      + ", ".join(f"{r} {n}" for r, n in refused.items()))  # fmt: skip
+    lines += oversight_lines(report)
     if audit["intact"]:
         lines.append(f"audit: intact — {audit['records']} provision records in "
                      f"{audit['chains']} hash chains")  # fmt: skip
@@ -317,6 +318,33 @@ def summary_lines(report: Report) -> list[str]:
         b = audit["first_break"]
         lines.append(f"audit: BROKEN at partition {b['partition']} offset {b['offset']}: "
                      f"{b['what']}")  # fmt: skip
+    return lines
+
+
+def _mix(outcomes: dict[str, int]) -> str:
+    return ", ".join(f"{outcome} {n}" for outcome, n in sorted(outcomes.items())) or "none"
+
+
+def oversight_lines(report: Report) -> list[str]:
+    """The oversight body's part: signals, false positives and, with --abuse, the abuse."""
+    oversight = report.get("oversight")
+    if oversight is None:
+        return []
+    lines = [
+        f"oversight signals: {len(oversight['signals'])}; false positives (signals on an "
+        f"agency that did not abuse): {oversight['false_positives']}"
+    ]
+    abuse = oversight.get("abuse")
+    if abuse is not None:
+        lines.append(
+            f"abuse: {abuse['agency']} at night: {abuse['requests_before_suspension']} requests "
+            f"({_mix(abuse['before_suspension_by_outcome'])}); signals: "
+            f"{', '.join(abuse['rules_fired']) or 'none'}; suspended by "
+            f"{abuse['suspended_by'] or 'nobody'}; after the suspension: "
+            f"{abuse['requests_after_suspension']} requests "
+            f"({_mix(abuse['after_suspension_by_outcome'])}); reinstated: "
+            f"{'yes' if abuse['reinstated'] else 'no'}"
+        )
     return lines
 
 
@@ -351,6 +379,14 @@ def markdown(report: Report) -> str:
         mark = "" if case["ok"] else " **(unexpected)**"
         out.append(f"| {case['phase']} | {case['case']} | {case['expected']} | "
                    f"{case['observed']}{mark} |")  # fmt: skip
+    signals = report.get("oversight", {}).get("signals", [])
+    if signals:
+        out += ["", "## Oversight signals", "",
+                "| window start (UTC) | agency | rule | count | threshold | summary |",
+                "|---|---|---|---:|---:|---|"]  # fmt: skip
+        for s in signals:
+            out.append(f"| {s['window_start']} | {s['agency']} | {s['rule']} | {s['count']} | "
+                       f"{s['threshold']} | {s['summary']} |")  # fmt: skip
     return "\n".join(out) + "\n"
 
 

@@ -25,6 +25,7 @@ from hub.service import INGRESS_GROUP, Hub, HubConfig
 from hub.topics import TopicLayout
 from producers import Connection
 from producers.connection import kafka_options
+from renkei.demo.oversight import DemoOversight, oversight_report
 from renkei.demo.readback import DEMO_OPERATOR, read_back
 from renkei.demo.report import Report, build_report, write
 from renkei.demo.scenario import Expectation, Scenario, ScenarioConfig, Tracker
@@ -46,6 +47,7 @@ class DemoConfig:
     report_dir: Path | None = Path("results/demo")
     hub_partitions: int = 3
     broker: str = "embedded"  # how the report names the broker (never its address)
+    abuse: bool = False  # end with a municipality browsing at night until it is suspended
 
 
 @dataclass
@@ -58,7 +60,11 @@ class DemoResult:
 
     @property
     def ok(self) -> bool:
-        return bool(self.report["invariants"]["ok"] and self.report["audit"]["intact"])
+        return bool(
+            self.report["invariants"]["ok"]
+            and self.report["audit"]["intact"]
+            and self.report.get("oversight", {}).get("ok", True)
+        )
 
 
 def subscriptions(agency: str) -> list[str]:
@@ -152,18 +158,28 @@ async def run_demo(
         await asyncio.gather(*(a.start() for a in agencies.values()))
         barrier = IngressBarrier(bootstrap)
         await barrier.admin.start()
+        night_from = None
         try:
-            await _enrol(agencies, tracker)
-            scenario = Scenario(
-                population,
-                agencies,
-                hub.control.table,
-                advance=advance,
-                ingested=barrier,
-                config=ScenarioConfig(rate=config.rate, duration=config.duration),
-                tracker=tracker,
-            )
-            await scenario.play()
+            async with DemoOversight(bootstrap, since_ms) as oversight:
+                await _enrol(agencies, tracker)
+                scenario = Scenario(
+                    population,
+                    agencies,
+                    hub.control.table,
+                    advance=advance,
+                    ingested=barrier,
+                    config=ScenarioConfig(rate=config.rate, duration=config.duration),
+                    tracker=tracker,
+                )
+                await scenario.play()
+                if config.abuse:
+
+                    async def suspended(agency: str) -> None:
+                        await _wait(lambda: agency in hub.control.suspended, "the suspension")
+
+                    night_from = await oversight.abuse(scenario, suspended)
+                tracker.step = "the oversight body's rules judge the last records"
+                await oversight.settled()
         finally:
             tracker.step = "stopping the agencies"
             await barrier.admin.close()
@@ -182,6 +198,7 @@ async def run_demo(
         "wall_seconds": round(time.monotonic() - began, 1),
     }
     report = build_report(observed, scenario.expectations, [p.name for p in tracker.phases], run)
+    report["oversight"] = await oversight_report(bootstrap, since_ms, night_from)
     paths = write(report, config.report_dir) if config.report_dir is not None else None
     tracker.step = "done"
     log.info("demo.done", ok=report["invariants"]["ok"], wall_seconds=run["wall_seconds"])

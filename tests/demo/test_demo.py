@@ -8,6 +8,7 @@ scripted cases' reasons, and that the report says exactly what Kafka says.
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections import Counter
 from dataclasses import dataclass, field
@@ -20,6 +21,7 @@ from hub.cli import read_topic, verify_chains
 from renkei.demo import DemoConfig, DemoResult, run_demo
 from schemas.codec import decode
 from schemas.models import (
+    AgencySuspension,
     AttributeQuery,
     AttributeRequest,
     AttributeResponse,
@@ -132,7 +134,7 @@ class Played:
 @pytest.fixture(scope="module")
 async def played(isolated_kafka: str, tmp_path_factory: pytest.TempPathFactory) -> Played:
     report_dir = tmp_path_factory.mktemp("demo")
-    config = DemoConfig(persons=300, seed=7, rate=40, duration=1, report_dir=report_dir)
+    config = DemoConfig(persons=300, seed=7, rate=40, duration=1, report_dir=report_dir, abuse=True)
     result = await run_demo(isolated_kafka, config)
     kafka = await read_kafka(isolated_kafka, result.agencies)
     return Played(result, kafka, report_dir, isolated_kafka)
@@ -251,7 +253,7 @@ async def test_oversight_statistics_equal_counts_read_here_from_the_provision_re
     played: Played,
 ) -> None:
     from oversight import Dimension
-    from oversight.cli import connection, read_statistics
+    from oversight.feed import connection, read_statistics
 
     counted: Counter[tuple[str, ...]] = Counter()
     over_provisions: Counter[str] = Counter()
@@ -284,3 +286,48 @@ async def test_oversight_statistics_equal_counts_read_here_from_the_provision_re
     notices = played.kafka.notices
     assert sum(c.notices for c in by_agency.values()) == notices["sent"]
     assert sum(c.acknowledgements for c in by_agency.values()) == notices["confirmations sent"]
+
+
+async def test_the_abuse_fires_signals_gets_the_browser_suspended_and_its_traffic_refused(
+    played: Played,
+) -> None:
+    from renkei.demo.oversight import AFTER_SUSPENSION, BROWSER, BROWSING_REQUESTS
+
+    oversight = played.result.report["oversight"]
+    assert oversight["ok"]
+    assert oversight["false_positives"] == 0  # the four rollout phases fire nothing
+    assert {s["agency"] for s in oversight["signals"]} == {BROWSER}
+    abuse = oversight["abuse"]
+    assert {"OFF_HOURS_BULK", "MANY_PERSONS_ONE_TRIGGER", "DENIAL_BURST"} <= set(
+        abuse["rules_fired"]
+    )
+    assert abuse["suspended_by"] == "ppc"
+    assert abuse["reinstated"]
+    # what the report says, counted here from the provision records and the control topic
+    by_reason: Counter[str] = Counter()
+    suspended_at: list[int] = []
+
+    def control(_p: int, _o: int, value: bytes | None, r: Any) -> None:
+        m = decode(value or b"")
+        if isinstance(m, AgencySuspension) and m.agency == BROWSER and m.suspended:
+            suspended_at.append(r.timestamp)
+
+    await read_topic(played.bootstrap, CONTROL, control)
+    [suspension_ms] = suspended_at
+
+    def records(_p: int, _o: int, value: bytes | None, _r: Any) -> None:
+        m = decode(value or b"")
+        assert isinstance(m, ProvisionRecord)
+        if m.requester == BROWSER and m.purpose == "child_allowance":
+            after = m.metadata.occurred_at.timestamp() * 1000 >= suspension_ms
+            by_reason[
+                ("after " if after else "") + (m.reason.value if m.reason else "PROVIDED")
+            ] += 1
+
+    await read_topic(played.bootstrap, PROVISION_RECORDS, records)
+    assert by_reason["after AGENCY_SUSPENDED"] == AFTER_SUSPENSION
+    assert abuse["after_suspension_by_outcome"] == {"AGENCY_SUSPENDED": AFTER_SUSPENSION}
+    assert abuse["before_suspension_by_outcome"]["NO_TRIGGER_EVENT"] == BROWSING_REQUESTS - 1
+    assert by_reason["NO_TRIGGER_EVENT"] == BROWSING_REQUESTS - 1
+    signals_text = repr(oversight["signals"])
+    assert not re.search(r"(?<!\d)\d{12}(?!\d)", signals_text)  # no individual number
