@@ -6,6 +6,8 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import secrets
+import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
@@ -13,17 +15,23 @@ from typing import Annotated, Any, TypeVar
 import typer
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
-from aiokafka.errors import SaslAuthenticationFailed, TopicAuthorizationFailedError
+from aiokafka.errors import (
+    KafkaConnectionError,
+    SaslAuthenticationFailed,
+    TopicAuthorizationFailedError,
+)
 from aiokafka.structs import TopicPartition
 from rich.console import Console
 from rich.table import Table
 
+from hub.access import SERVICE_PRINCIPALS
+from hub.acl_admin import AccessAdminError
 from hub.audit import ChainReport, verify_partition
 from hub.control import operator_metadata, publish_control
 from hub.core import Keyring, KeySetError, load_key_set
 from hub.core.legal_basis import LegalBasisTableError, parse_table
 from hub.deadletters import DeadLetter
-from hub.onboarding import change_rollout, onboard_agency
+from hub.onboarding import change_rollout, create_service_principal, offboard_agency, onboard_agency
 from hub.service import INGRESS_GROUP, ROUTER_GROUP, Hub, HubConfig
 from hub.topics import (
     DEAD_LETTERS,
@@ -34,7 +42,7 @@ from hub.topics import (
     TopicLayout,
     ensure_topics,
 )
-from producers.connection import kafka_options
+from producers.connection import Connection, kafka_options
 from producers.errors import ConnectionSettingsError
 from renkei import logs
 from schemas.models import (
@@ -74,6 +82,12 @@ def _run(coro: Awaitable[T]) -> T:
         return asyncio.run(coro)  # type: ignore[arg-type]
     except ConnectionSettingsError as exc:
         console.print(f"[red]Kafka settings:[/red] {exc}")
+        raise typer.Exit(2) from exc
+    except KafkaConnectionError as exc:
+        console.print(f"[red]Could not connect to Kafka:[/red] {exc}")
+        console.print("Check RENKEI_KAFKA_BOOTSTRAP (or --bootstrap), RENKEI_KAFKA_USERNAME, "
+                      "RENKEI_KAFKA_PASSWORD and RENKEI_KAFKA_CA_FILE; the log above names the "
+                      "broker's reason (e.g. invalid credentials).")  # fmt: skip
         raise typer.Exit(2) from exc
     except (SaslAuthenticationFailed, TopicAuthorizationFailedError) as exc:
         console.print(f"[red]The broker refused this principal:[/red] {exc}")
@@ -161,6 +175,37 @@ def init(
     console.print(f"created: {', '.join(created) or 'nothing (all present)'}")
 
 
+Credentials = Annotated[
+    Path | None,
+    typer.Option(help="The principal's settings file (RENKEI_KAFKA_CONFIG form): its password "
+                 "is reused if the file exists, else generated and written there (mode 0600). "
+                 "Default: ./<principal>.kafka.env"),
+]  # fmt: skip
+
+
+def _credentials(principal: str, bootstrap: str, path: Path | None) -> tuple[Path, str]:
+    """The password in `path` (idempotent re-runs), or a new one written there."""
+    path = path or Path(f"{principal}.kafka.env")
+    if path.exists():
+        for line in path.read_text("utf-8").splitlines():
+            name, _, value = line.partition("=")
+            if name.strip() == "RENKEI_KAFKA_PASSWORD" and value.strip():
+                return path, value.strip()
+        console.print(f"[red]{path} holds no RENKEI_KAFKA_PASSWORD line[/red]")
+        raise typer.Exit(2)
+    password = secrets.token_urlsafe(24)
+    configured = Connection.from_environment(bootstrap)
+    lines = [f"RENKEI_KAFKA_BOOTSTRAP={configured.bootstrap}",
+             f"RENKEI_KAFKA_SECURITY_PROTOCOL={configured.security_protocol}",
+             f"RENKEI_KAFKA_SASL_MECHANISM={configured.sasl_mechanism or 'SCRAM-SHA-512'}",
+             f"RENKEI_KAFKA_USERNAME={principal}", f"RENKEI_KAFKA_PASSWORD={password}"]  # fmt: skip
+    if configured.ca_file:
+        lines.append(f"RENKEI_KAFKA_CA_FILE={configured.ca_file}")
+    path.touch(mode=0o600)
+    path.write_text("\n".join(lines) + "\n", "utf-8")
+    return path, password
+
+
 @hub_app.command("onboard")
 def onboard(
     agency: Annotated[str, typer.Argument(help="Agency id, e.g. mun-13101, jps, med-0001.")],
@@ -172,17 +217,62 @@ def onboard(
     partitions: int = 3,
     replication: Replication = PRODUCTION_REPLICATION,
     operator: Operator = "op-onboarding",
+    credentials: Credentials = None,
 ) -> None:
-    """Create an agency's two topics and register it (kind, key id, subscriptions)."""
+    """Onboard an agency in one idempotent step: its two topics, its principal (SCRAM
+    credential) and ACLs, and its registration (kind, key id, subscriptions)."""
     layout = TopicLayout(agency_partitions=partitions, replication=replication)
     try:
-        created = _run(onboard_agency(bootstrap, agency, subscribe, key_id=key_id,
-                                      layout=layout, operator=operator))  # fmt: skip
-    except (InvalidAgencyId, ValueError, TopicCreationError) as exc:
+        kind = agency_kind(agency)
+    except InvalidAgencyId as exc:
         console.print(f"[red]{exc}[/red]")
         raise typer.Exit(2) from exc
-    kind = agency_kind(agency)
-    console.print(f"{agency} onboarded as {kind.value}; topics created: {len(created)}")
+    path, password = _credentials(agency, bootstrap, credentials)
+    began = time.monotonic()
+    try:
+        created = _run(onboard_agency(bootstrap, agency, subscribe, key_id=key_id,
+                                      layout=layout, operator=operator,
+                                      password=password))  # fmt: skip
+    except (InvalidAgencyId, ValueError, TopicCreationError, AccessAdminError) as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from exc
+    console.print(f"{agency} onboarded as {kind.value} in {time.monotonic() - began:.2f} s; "
+                  f"topics created: {len(created)}; its settings: {path}")  # fmt: skip
+
+
+@hub_app.command("offboard")
+def offboard(
+    agency: Annotated[str, typer.Argument(help="Agency id.")],
+    bootstrap: Bootstrap = "127.0.0.1:9092",
+) -> None:
+    """Remove an agency's ACLs, credential and two topics (their records are deleted)."""
+    try:
+        had = _run(offboard_agency(bootstrap, agency))
+    except (InvalidAgencyId, AccessAdminError) as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from exc
+    console.print(f"{agency} offboarded" + ("" if had else " (it had no credential)"))
+
+
+@hub_app.command("principal")
+def principal(
+    name: Annotated[str, typer.Argument(help="hub, operator or ppc.")],
+    bootstrap: Bootstrap = "127.0.0.1:9092",
+    credentials: Credentials = None,
+) -> None:
+    """Create (idempotently) a service principal's credential and its fixed ACLs."""
+    if name not in SERVICE_PRINCIPALS:
+        known = ", ".join(SERVICE_PRINCIPALS)
+        console.print(f"[red]{name!r} is not a service principal ({known}); agencies are "
+                      "onboarded[/red]")  # fmt: skip
+        raise typer.Exit(2)
+    path, password = _credentials(name, bootstrap, credentials)
+    try:
+        _run(create_service_principal(bootstrap, name, password))
+    except AccessAdminError as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from exc
+    console.print(f"principal {name} ready; its settings: {path}")
 
 
 def _rollout(

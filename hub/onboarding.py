@@ -1,11 +1,26 @@
-"""Onboarding an agency and steering the rollout: data on the control channel, not code."""
+"""Onboarding an agency and steering the rollout: data on the control channel, not code.
+
+Onboarding is one idempotent act (DOMAIN.md §4): the agency's two topics, its principal's
+SCRAM credential, the ACLs of `hub.access` (its own and the hub's on its topics), and its
+registration on the control channel. Offboarding removes the ACLs, the credential and the
+topics. On an unsecured (PLAINTEXT) broker there are no principals, so only topics and the
+registration are made.
+"""
 
 from __future__ import annotations
 
+from hub.access import agency_rules, service_rules
+from hub.acl_admin import create_principal, grant, remove_principal
 from hub.control import operator_metadata, publish_control
 from hub.topics import TopicLayout, ensure_topics
+from producers.connection import Connection
 from schemas.models import AgencyRegistered, RolloutChange, RolloutOperation
+from schemas.topics import inbound, outbound
 from schemas.vocabulary import EventType, Sector, agency_kind
+
+
+def _secured(connection: Connection) -> bool:
+    return connection.security_protocol != "PLAINTEXT"
 
 
 async def onboard_agency(
@@ -16,11 +31,19 @@ async def onboard_agency(
     key_id: str = "1",
     layout: TopicLayout | None = None,
     operator: str = "op-onboarding",
+    password: str | None = None,
 ) -> list[str]:
-    """Create the agency's two topics (idempotent) and register it; the topics created."""
+    """Create the agency's two topics, its ACLs and (given a password) its credential, and
+    register it; idempotent. The topics created."""
     kind = agency_kind(agency)  # InvalidAgencyId for anything that is not an agency id
     events = [EventType(s).value for s in subscriptions or []]
     created = await ensure_topics(bootstrap, (layout or TopicLayout()).agency_topics(agency))
+    connection = Connection.from_environment(bootstrap)
+    if _secured(connection):
+        if password is None:
+            await grant(connection, agency_rules(agency))
+        else:
+            await create_principal(connection, agency, password, agency_rules(agency))
     registration = AgencyRegistered(
         metadata=operator_metadata(operator),
         agency=agency,
@@ -46,3 +69,21 @@ async def change_rollout(
         for _ in range(times)
     ]
     await publish_control(bootstrap, *changes)
+
+
+async def offboard_agency(bootstrap: str, agency: str) -> bool:
+    """Remove the agency's ACLs, credential and two topics; False if it had no credential."""
+    agency_kind(agency)
+    connection = Connection.from_environment(bootstrap)
+    if not _secured(connection):
+        await remove_principal(connection, agency, [], [outbound(agency), inbound(agency)])
+        return False
+    return await remove_principal(
+        connection, agency, agency_rules(agency), [outbound(agency), inbound(agency)]
+    )
+
+
+async def create_service_principal(bootstrap: str, principal: str, password: str) -> None:
+    """The credential and fixed ACLs of `hub`, `operator` or `ppc` (idempotent)."""
+    rules = service_rules(principal)  # NotAPrincipal for any other name
+    await create_principal(Connection.from_environment(bootstrap), principal, password, rules)

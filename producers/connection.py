@@ -54,6 +54,7 @@ class Connection:
     sasl_password: str | None = field(default=None, repr=False)
     ssl_context: ssl.SSLContext | None = field(default=None, repr=False)
     client_id: str | None = None
+    ca_file: str | None = None  # where ssl_context's CA came from (for non-aiokafka tools)
 
     @classmethod
     def from_environment(
@@ -76,7 +77,8 @@ class Connection:
             raise ConnectionSettingsError(
                 f"RENKEI_KAFKA_SECURITY_PROTOCOL={protocol} is not one of {', '.join(_PROTOCOLS)}"
             )
-        context = None
+        context: ssl.SSLContext | None = None
+        ca_file: str | None = None
         if protocol in ("SASL_SSL", "SSL"):
             ca_file = settings.get("RENKEI_KAFKA_CA_FILE")
             if ca_file and not Path(ca_file).is_file():
@@ -85,7 +87,7 @@ class Connection:
                 )
             context = create_ssl_context(cafile=ca_file) if ca_file else create_ssl_context()
         if not protocol.startswith("SASL"):
-            return cls(address, protocol, ssl_context=context)
+            return cls(address, protocol, ssl_context=context, ca_file=ca_file)
         username = settings.get("RENKEI_KAFKA_USERNAME")
         password = settings.get("RENKEI_KAFKA_PASSWORD")
         missing = [
@@ -109,6 +111,7 @@ class Connection:
             username,
             password,
             context,
+            ca_file=ca_file,
         )
 
     def as_principal(self, username: str, password: str) -> Connection:
@@ -121,6 +124,7 @@ class Connection:
             password,
             self.ssl_context,
             self.client_id,
+            self.ca_file,
         )
 
     def client_options(self) -> dict[str, Any]:

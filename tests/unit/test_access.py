@@ -1,0 +1,93 @@
+"""The ACL table of DOMAIN.md §4, checked as data (the broker's enforcement: tests/security)."""
+
+from __future__ import annotations
+
+import pytest
+
+from hub.access import (
+    HUB_INTERNAL_PREFIX,
+    NotAPrincipal,
+    Operation,
+    Pattern,
+    Resource,
+    agency_rules,
+    rules_for,
+    service_rules,
+)
+from schemas.topics import CONTROL, DEAD_LETTERS, PROVISION_RECORDS, inbound, outbound
+from schemas.vocabulary import InvalidAgencyId
+
+AGENCIES = ["mun-13101", "mun-27100", "jps", "hi-kyokai", "med-0001", "portal"]
+EVERYONE = [*AGENCIES, "hub", "operator", "ppc"]
+
+
+def topic_rights(principal: str) -> set[tuple[str, Pattern, Operation]]:
+    rules = service_rules(principal) if principal in ("hub", "operator", "ppc") else []
+    rules += [r for a in AGENCIES for r in agency_rules(a) if r.principal == principal]
+    return {(r.name, r.pattern, r.operation) for r in rules if r.resource is Resource.TOPIC}
+
+
+@pytest.mark.parametrize("agency", AGENCIES)
+def test_an_agency_writes_only_its_outbox_and_reads_only_its_inbox(agency: str) -> None:
+    rights = topic_rights(agency)
+    writes = {name for name, _, op in rights if op is Operation.WRITE}
+    reads = {name for name, _, op in rights if op is Operation.READ}
+    assert writes == {outbound(agency)}
+    assert reads - {PROVISION_RECORDS} == {inbound(agency)}
+    assert all(pattern is Pattern.LITERAL for _, pattern, _ in rights)
+
+
+def test_only_the_portal_reads_provision_records_among_agencies() -> None:
+    readers = {a for a in AGENCIES if (PROVISION_RECORDS, Pattern.LITERAL, Operation.READ)
+               in topic_rights(a)}  # fmt: skip
+    assert readers == {"portal"}
+
+
+@pytest.mark.parametrize("agency", AGENCIES)
+def test_an_agency_groups_and_transactional_ids_cannot_reach_another_agency(agency: str) -> None:
+    others = [f"renkei-agency-{o}" for o in AGENCIES if o != agency]
+    for rule in rules_for(agency):
+        if rule.resource in (Resource.GROUP, Resource.TRANSACTIONAL_ID):
+            for name in others + [f"{o}.tx" for o in others]:
+                if rule.pattern is Pattern.PREFIXED:
+                    assert not name.startswith(rule.name), (rule, name)
+                else:
+                    assert name != rule.name
+
+
+def test_the_hub_reads_outboxes_writes_inboxes_and_never_the_reverse() -> None:
+    rights = topic_rights("hub")
+    for agency in AGENCIES:
+        assert (outbound(agency), Pattern.LITERAL, Operation.READ) in rights
+        assert (inbound(agency), Pattern.LITERAL, Operation.WRITE) in rights
+        assert (inbound(agency), Pattern.LITERAL, Operation.READ) not in rights
+        assert (outbound(agency), Pattern.LITERAL, Operation.WRITE) not in rights
+    assert (CONTROL, Pattern.LITERAL, Operation.WRITE) not in rights
+
+
+def test_nobody_but_the_hub_touches_hub_internal_topics() -> None:
+    for principal in EVERYONE:
+        touching = {n for n, _, _ in topic_rights(principal) if n.startswith(HUB_INTERNAL_PREFIX)}
+        assert (principal == "hub") == bool(touching), principal
+
+
+def test_control_is_written_by_operators_and_the_oversight_body_only() -> None:
+    writers = {p for p in EVERYONE
+               if (CONTROL, Pattern.LITERAL, Operation.WRITE) in topic_rights(p)}  # fmt: skip
+    assert writers == {"operator", "ppc"}
+
+
+def test_dead_letters_are_written_by_the_hub_and_read_by_operators_and_oversight() -> None:
+    writers = {p for p in EVERYONE
+               if (DEAD_LETTERS, Pattern.LITERAL, Operation.WRITE) in topic_rights(p)}  # fmt: skip
+    readers = {p for p in EVERYONE
+               if (DEAD_LETTERS, Pattern.LITERAL, Operation.READ) in topic_rights(p)}  # fmt: skip
+    assert writers == {"hub"}
+    assert readers == {"operator", "ppc"}
+
+
+def test_a_name_that_is_no_principal_is_refused() -> None:
+    with pytest.raises(NotAPrincipal):
+        service_rules("admin")
+    with pytest.raises(InvalidAgencyId):
+        agency_rules("agency.evil")
