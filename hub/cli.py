@@ -31,7 +31,10 @@ from hub.control import operator_metadata, publish_control
 from hub.core import Keyring, KeySetError, load_key_set
 from hub.core.legal_basis import LegalBasisTableError, parse_table
 from hub.deadletters import DeadLetter
+from hub.layout import LayoutMismatch
+from hub.layout import guard as guard_layout
 from hub.onboarding import change_rollout, create_service_principal, offboard_agency, onboard_agency
+from hub.repartition import RepartitionRefused, repartition
 from hub.service import INGRESS_GROUP, ROUTER_GROUP, Hub, HubConfig
 from hub.topics import (
     DEAD_LETTERS,
@@ -109,7 +112,13 @@ def _keys() -> Keyring:
 @hub_app.command("run")
 def run(
     bootstrap: Bootstrap = "127.0.0.1:9092",
-    partitions: Annotated[int, typer.Option(help="Partitions of the hub topics.")] = 6,
+    partitions: Annotated[
+        int,
+        typer.Option(
+            envvar="RENKEI_PARTITIONS",
+            help="Partitions of the hub topics (fixed once the state is built on them).",
+        ),
+    ] = 6,
     replication: Replication = PRODUCTION_REPLICATION,
     batch_max: Annotated[int, typer.Option(help="Most records per transaction.")] = 500,
     linger_ms: Annotated[int, typer.Option(help="Longest wait to fill a batch.")] = 20,
@@ -153,7 +162,7 @@ def run(
 
     try:
         _run(main())
-    except TopicCreationError as exc:
+    except (TopicCreationError, LayoutMismatch) as exc:
         console.print(f"[red]{exc}[/red]")
         raise typer.Exit(2) from exc
 
@@ -164,15 +173,38 @@ def init(
     partitions: int = 6,
     replication: Replication = PRODUCTION_REPLICATION,
 ) -> None:
-    """Create the hub's own topics (idempotent)."""
+    """Create the hub's own topics (idempotent) and record their partition count."""
+    layout = TopicLayout(partitions, replication=replication)
+
+    async def create() -> list[str]:
+        created = await ensure_topics(bootstrap, layout.hub_topics())
+        await guard_layout(bootstrap, partitions)
+        return created
+
     try:
-        created = _run(
-            ensure_topics(bootstrap, TopicLayout(partitions, replication=replication).hub_topics())
-        )
-    except TopicCreationError as exc:
+        created = _run(create())
+    except (TopicCreationError, LayoutMismatch) as exc:
         console.print(f"[red]{exc}[/red]")
         raise typer.Exit(2) from exc
     console.print(f"created: {', '.join(created) or 'nothing (all present)'}")
+
+
+@hub_app.command("repartition")
+def repartition_command(
+    partitions: Annotated[int, typer.Option(help="The new, larger partition count.")],
+    bootstrap: Bootstrap = "127.0.0.1:9092",
+    replication: Replication = PRODUCTION_REPLICATION,
+) -> None:
+    """Grow the hub's partition count by rebuilding its state into new topics. Stop every hub
+    replica first; the state is backed up to renkei.hub.state.<old>-partitions."""
+    try:
+        done = _run(repartition(bootstrap, partitions, replication))
+    except (RepartitionRefused, TopicCreationError) as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from exc
+    console.print(f"repartitioned {done.old} -> {done.new}: {done.state_records} state records "
+                  f"rebuilt, {done.moved} persons moved partition; backup kept in {done.backup}. "
+                  f"Start the hub with --partitions {done.new}.")  # fmt: skip
 
 
 Credentials = Annotated[

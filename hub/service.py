@@ -19,6 +19,7 @@ from hub.control import ControlReader, ControlState
 from hub.core import Keyring
 from hub.core.state import RatePolicy
 from hub.ingress import Ingress
+from hub.layout import guard as guard_layout
 from hub.router import Router
 from hub.stage import Stage, StageConfig
 from hub.topics import OUT_PATTERN, PERSONS, TopicLayout, ensure_topics
@@ -85,6 +86,7 @@ class Hub:
     async def run(self) -> None:
         """Run until `stop()` (or SIGTERM/SIGINT when installed by the CLI)."""
         await ensure_topics(self.config.bootstrap, self.config.layout.hub_topics())
+        await guard_layout(self.config.bootstrap, self.config.layout.hub_partitions)
         await self.control_reader.start()
         if self.config.http_port is not None:
             self._http = await asyncio.start_server(

@@ -7,6 +7,7 @@ topics (and ACLs) and registering it on the control topic — no code change.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import re
 from dataclasses import dataclass
@@ -29,6 +30,7 @@ from schemas.vocabulary import AGENCY_ID_PATTERN
 __all__ = [
     "CONTROL",
     "DEAD_LETTERS",
+    "LAYOUT",
     "OVERSIGHT_SIGNALS",
     "PERSONS",
     "PROVISION_RECORDS",
@@ -40,6 +42,9 @@ __all__ = [
 
 PERSONS = "renkei.hub.persons"  # hub-internal: every message re-keyed by person
 STATE = "renkei.hub.state"  # hub-internal: compacted changelog of per-person state
+LAYOUT = "renkei.hub.layout"  # hub-internal: the partition count the state was built with
+# Topics whose partition count is the hub's (fixed once state is built on it; hub/layout.py).
+PARTITIONED_HUB_TOPICS = (PERSONS, STATE, PROVISION_RECORDS)
 
 OUT_PATTERN = r"agency\..+\.out"
 _AGENCY_TOPIC = re.compile(r"agency\.(?P<agency>[^.]+)\.(?P<direction>in|out)")
@@ -47,6 +52,7 @@ _AGENCY_ID = re.compile(AGENCY_ID_PATTERN)
 
 FOREVER = "-1"
 DEAD_LETTER_RETENTION = str(7 * 24 * 3600 * 1000)
+LEADER_WAIT_SECONDS = 30
 
 
 def owner_of(topic: str) -> str | None:
@@ -83,6 +89,7 @@ class TopicLayout:
             NewTopic(PERSONS, n, r),
             NewTopic(STATE, n, r, topic_configs={"cleanup.policy": "compact"}),
             NewTopic(CONTROL, 1, r, topic_configs={"retention.ms": FOREVER}),
+            NewTopic(LAYOUT, 1, r, topic_configs={"cleanup.policy": "compact"}),
             NewTopic(PROVISION_RECORDS, n, r, topic_configs={"retention.ms": FOREVER}),
             # Malformed input can hold anything, even a number in clear: kept for operators'
             # week of repair and replay, not for years.
@@ -108,9 +115,24 @@ async def ensure_topics(bootstrap: str, topics: list[NewTopic]) -> list[str]:
             with contextlib.suppress(TopicAlreadyExistsError):
                 response = await admin.create_topics(missing)
                 _raise_refusals(response.topic_errors)
+            await _wait_for_leaders(admin, [t.name for t in missing])
         return [t.name for t in missing]
     finally:
         await admin.close()
+
+
+async def _wait_for_leaders(admin: AIOKafkaAdminClient, names: list[str]) -> None:
+    """Wait until every partition of the new topics has a leader, so the first read or write
+    of a topic just created does not meet NOT_LEADER (a fresh topic elects in a moment)."""
+    deadline = asyncio.get_running_loop().time() + LEADER_WAIT_SECONDS
+    while True:
+        described = await admin.describe_topics(names)
+        if all(d["partitions"] and all(p["leader"] >= 0 for p in d["partitions"])
+               for d in described):  # fmt: skip
+            return
+        if asyncio.get_running_loop().time() > deadline:
+            raise TopicCreationError(f"no leader for the new topics after {LEADER_WAIT_SECONDS} s")
+        await asyncio.sleep(0.2)
 
 
 def _raise_refusals(topic_errors: list[tuple[Any, ...]]) -> None:
