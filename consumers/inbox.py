@@ -14,6 +14,12 @@ without blocking the loop that reads that outcome. Commits advance per partition
 oldest record still being handled. A handler that raises stops the inbox with `HandlerFailed`
 and its record's offset is not committed. Undecodable records are logged (reason only), counted
 and skipped: bad input never stops an agency.
+
+Only the hub speaks on the inbox (the broker's ACLs let nobody else write it), and the inbox
+refuses besides what no honest hub would send: an outcome (confirmation, response, denial) or a
+query not declared by the hub, and an outcome of no request this agency sent and awaits (a
+forged or replayed one). Refused messages are logged (type and reason only), counted
+(`renkei_agency_inbound_refused_total`) and skipped; they never reach a handler.
 """
 
 from __future__ import annotations
@@ -37,7 +43,7 @@ from producers.replies import REPLY_TYPES
 from renkei.logs import get_logger
 from schemas.codec import DecodeError, decode
 from schemas.models import AttributeAnswer, AttributeQuery, Message
-from schemas.topics import SEQUENCE_HEADER, inbound, parse_sequence
+from schemas.topics import HUB_SENDER, SEQUENCE_HEADER, inbound, parse_sequence
 
 log = get_logger("consumers.inbox")
 
@@ -200,7 +206,15 @@ class Inbox:
             )
             self._offsets.end(tp, record.offset)
             return
-        if isinstance(message, REPLY_TYPES) and self._replies.resolve(message):
+        refusal = self._refusal(message)
+        if refusal is not None:
+            metrics.REFUSED.labels(self.agency_id, refusal).inc()
+            log.warning("inbox.refused", agency=self.agency_id, reason=refusal,
+                        message_type=message.MESSAGE_TYPE, partition=tp.partition,
+                        offset=record.offset)  # fmt: skip
+            self._offsets.end(tp, record.offset)
+            return
+        if isinstance(message, REPLY_TYPES):
             self._done(tp, record.offset, message)
             return
         if not isinstance(message, AttributeQuery) and self.handlers.handler_for(message) is None:
@@ -217,6 +231,15 @@ class Inbox:
         self._lanes[zlib.crc32(key) % len(self._lanes)].put_nowait(
             _Item(tp, record.offset, message)
         )
+
+    def _refusal(self, message: Message) -> str | None:
+        """Why `message` is refused, or None; an awaited outcome is handed to its caller."""
+        hub_made = isinstance(message, (*REPLY_TYPES, AttributeQuery))
+        if hub_made and message.metadata.sender != HUB_SENDER:
+            return "not_from_hub"
+        if isinstance(message, REPLY_TYPES) and not self._replies.resolve(message):
+            return "answers_no_request"  # forged, or a duplicate / late one: nobody awaits it
+        return None
 
     async def _check_sequence(self, tp: TopicPartition, headers: Sequence[Any]) -> None:
         raw = next((value for name, value in headers or () if name == SEQUENCE_HEADER), None)

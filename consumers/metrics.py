@@ -25,3 +25,8 @@ HANDLED = Counter(
     "Inbound messages handled and committed, by message type",
     ["agency", "message_type"],
 )
+REFUSED = Counter(
+    "renkei_agency_inbound_refused_total",
+    "Inbound messages an agency refused (not from the hub, or an outcome of no request it sent)",
+    ["agency", "reason"],
+)

@@ -28,6 +28,7 @@ class DeadLetterReason(StrEnum):
     OVERSIZE = "OVERSIZE"
     UNEXPECTED_TYPE = "UNEXPECTED_TYPE"  # a known message that has no business on this topic
     INVALID = "INVALID"  # decodes, but breaks a rule of the contract
+    NOT_ENTITLED = "NOT_ENTITLED"  # from a party not entitled to say it (unregistered sender)
 
 
 HEADER_REASON = "renkei-dlq-reason"

@@ -1,8 +1,9 @@
 """Ingress: from every `agency.*.out` to the hub-internal topic, re-keyed by person.
 
-Step 1 of DOMAIN.md §5 happens here: a message must decode under a known schema and its
-declared sender must be the owner of the topic it came on (the topic authenticates the sender).
-Anything else is dead-lettered with its original bytes. A valid message is keyed by the
+Step 1 of DOMAIN.md §5 happens here: the topic's owner must be a registered (onboarded)
+agency, a message must decode under a known schema and its declared sender must be the owner
+of the topic it came on (the topic authenticates the sender). Anything else is dead-lettered
+with its original bytes. A valid message is keyed by the
 `person_id` its code decrypts to, so every message about one person reaches one router
 partition in order; an individual number is reduced to its blind index here and goes no
 further.
@@ -11,7 +12,7 @@ further.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Container, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -75,8 +76,16 @@ def utc_now() -> datetime:
 class Ingress(Stateless):
     """The ingress stage's processor (stateless: nothing to prepare or drop)."""
 
-    def __init__(self, keys: Keyring, clock: Callable[[], datetime] = utc_now) -> None:
+    def __init__(
+        self,
+        keys: Keyring,
+        registered: Container[str],
+        clock: Callable[[], datetime] = utc_now,
+    ) -> None:
+        """`registered`: the agencies registered on the control channel (the hub passes its
+        live registry, so an agency onboarded later is known as soon as it is applied)."""
         self.keys = keys
+        self.registered = registered
         self.clock = clock
 
     def process(
@@ -89,6 +98,11 @@ class Ingress(Stateless):
         owner = owner_of(record.topic)
         if owner is None:
             return dead_letter_of(record, DL.UNEXPECTED_TYPE, "not an agency.<id>.out topic", now)
+        if owner not in self.registered:
+            # A topic an agency made for itself, or one left behind: nobody onboarded speaks here.
+            return dead_letter_of(
+                record, DL.NOT_ENTITLED, f"{owner} is not a registered agency", now
+            )
         value = record.value
         if value is None:
             return dead_letter_of(record, DL.UNDECODABLE, "empty record value", now)

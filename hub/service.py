@@ -66,7 +66,10 @@ class Hub:
                 **subscription,
             )
 
-        self.ingress = Stage(stage("ingress", INGRESS_GROUP, pattern=OUT_PATTERN), Ingress(keys))
+        self.ingress = Stage(
+            stage("ingress", INGRESS_GROUP, pattern=OUT_PATTERN),
+            Ingress(keys, self.control.agencies),
+        )
         self.router = Stage(
             stage("router", ROUTER_GROUP, topics=[PERSONS]),
             Router(config.bootstrap, keys, self.control),

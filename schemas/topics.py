@@ -15,6 +15,10 @@ OVERSIGHT_SIGNALS = "renkei.oversight.signals"  # anomaly signals, written by th
 # n counts 1, 2, 3 … per stream without gaps. A stream is one hub partition; an agency that
 # sees n jump within a stream has missed a message.
 SEQUENCE_HEADER = "renkei-seq"
+# metadata.sender of what the hub itself says on `agency.<id>.in` (outcomes, queries); events
+# it fans out keep their publisher's metadata. That only the hub writes an inbox is the
+# broker's ACL; the SDK refuses, besides, what no honest hub would send.
+HUB_SENDER = "hub"
 
 
 def outbound(agency: str) -> str:

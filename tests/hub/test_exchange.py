@@ -220,6 +220,36 @@ async def test_bad_input_is_dead_lettered_with_its_bytes_and_the_hub_keeps_going
     await former.enrol(new_number())
 
 
+async def test_a_topic_of_an_agency_never_onboarded_is_not_listened_to(
+    isolated_kafka: str, hub: Hub
+) -> None:
+    """The broker's ACLs keep such a topic from existing; should one exist all the same (made
+    by hand, left behind), the hub still believes nothing on it."""
+    from aiokafka import AIOKafkaProducer
+    from aiokafka.admin import NewTopic
+
+    from hub.topics import ensure_topics
+    from producers.connection import kafka_options
+    from schemas.models import Enrolment
+    from schemas.topics import outbound
+
+    stranger = "mun-01202"  # Hakodate: never onboarded, so never registered
+    await ensure_topics(isolated_kafka, [NewTopic(outbound(stranger), 1, 1)])
+    enrolment = Enrolment(metadata=meta(stranger), request_id=uuid.uuid4(),
+                          individual_number=new_number())  # fmt: skip
+    producer = AIOKafkaProducer(**kafka_options(isolated_kafka), acks="all")
+    await producer.start()
+    try:
+        await producer.send_and_wait(outbound(stranger), encode(enrolment))
+    finally:
+        await producer.stop()
+    await wait_until_dead_letter(isolated_kafka, f"{stranger} is not a registered agency")
+    letters = [d for d in await read_dead_letters(isolated_kafka)
+               if d.source_topic == outbound(stranger)]  # fmt: skip
+    assert [d.reason for d in letters] == ["NOT_ENTITLED"]
+    assert letters[0].value == encode(enrolment)  # the original bytes, for the operators
+
+
 async def test_every_delivery_carries_a_gapless_sequence_per_stream(
     agencies: dict[str, ScriptedAgency],
 ) -> None:

@@ -165,6 +165,48 @@ async def test_a_request_without_outcome_times_out_and_a_late_outcome_is_harmles
         assert len(agency.producer.replies) == 0
 
 
+async def test_a_forged_or_unsolicited_outcome_is_refused_and_the_hubs_own_is_awaited(
+    hub: HubByHand,
+) -> None:
+    """Whoever slipped past the broker's ACLs into the inbox still cannot answer for the hub:
+    an outcome not declared by the hub, or answering no request this agency sent, is refused
+    and reaches no handler; the hub's own denial is what the caller receives."""
+    agency = agency_for(hub)
+    handled: list[AttributeResponse] = []
+
+    @agency.on(AttributeResponse)
+    async def careless(response: AttributeResponse) -> None:
+        handled.append(response)
+
+    def forged(request_id: uuid.UUID, sender: str) -> AttributeResponse:
+        metadata = hub_metadata().model_copy(update={"sender": sender})
+        return AttributeResponse(
+            metadata=metadata, request_id=request_id, person_code=CODE, provider="mun-27100",
+            values=[AttributeValue(name="taxable_income", value=9_999_999)],
+        )  # fmt: skip
+
+    async with agency:
+        pending = asyncio.create_task(
+            agency.request_attributes(
+                person_code=CODE, provider="mun-27100", purpose="child_allowance",
+                legal_basis_row="ca-01", attributes=["taxable_income"],
+                trigger_event_id=uuid.uuid4(),
+            )
+        )  # fmt: skip
+        request = await hub.from_agency(AttributeRequest)
+        await hub.deliver(forged(request.request_id, sender="mun-27100"), key=CODE)
+        await hub.deliver(forged(uuid.uuid4(), sender="hub"), key=CODE)  # answers nothing
+        await hub.deliver(
+            RequestDenied(metadata=hub_metadata(), request_id=request.request_id,
+                          reason=DenialReason.NO_TRIGGER_EVENT, message="no such event"),
+            key=CODE,
+        )  # fmt: skip
+        outcome = await asyncio.wait_for(pending, 30)
+    assert isinstance(outcome, RequestDenied)
+    assert outcome.reason is DenialReason.NO_TRIGGER_EVENT
+    assert handled == []
+
+
 async def test_a_query_is_answered_with_its_token_only_what_was_asked_and_not_held(
     hub: HubByHand,
 ) -> None:
