@@ -33,7 +33,13 @@ from hub.core.legal_basis import LegalBasisTableError, parse_table
 from hub.deadletters import DeadLetter
 from hub.layout import LayoutMismatch
 from hub.layout import guard as guard_layout
-from hub.onboarding import change_rollout, create_service_principal, offboard_agency, onboard_agency
+from hub.onboarding import (
+    change_rollout,
+    create_service_principal,
+    offboard_agency,
+    onboard_agency,
+    register_agency,
+)
 from hub.repartition import RepartitionRefused, repartition
 from hub.service import INGRESS_GROUP, ROUTER_GROUP, Hub, HubConfig
 from hub.topics import (
@@ -270,6 +276,26 @@ def onboard(
         raise typer.Exit(2) from exc
     console.print(f"{agency} onboarded as {kind.value} in {time.monotonic() - began:.2f} s; "
                   f"topics created: {len(created)}; its settings: {path}")  # fmt: skip
+
+
+@hub_app.command("register")
+def register(
+    agency: Annotated[str, typer.Argument(help="Agency id, e.g. mun-13101, jps, med-0001.")],
+    bootstrap: Bootstrap = "127.0.0.1:9092",
+    subscribe: Annotated[
+        list[str] | None, typer.Option(help="Event types the agency subscribes to.")
+    ] = None,
+    key_id: str = "1",
+    operator: Operator = "op-onboarding",
+) -> None:
+    """Only register an agency on the control channel, where its topics, credential and ACLs
+    come from elsewhere (Kubernetes: `renkei deploy render`'s KafkaTopics and KafkaUsers)."""
+    try:
+        _run(register_agency(bootstrap, agency, subscribe, key_id=key_id, operator=operator))
+    except (InvalidAgencyId, ValueError) as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from exc
+    console.print(f"{agency} registered as {agency_kind(agency).value}")
 
 
 @hub_app.command("offboard")

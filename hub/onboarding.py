@@ -35,7 +35,7 @@ async def onboard_agency(
 ) -> list[str]:
     """Create the agency's two topics, its ACLs and (given a password) its credential, and
     register it; idempotent. The topics created."""
-    kind = agency_kind(agency)  # InvalidAgencyId for anything that is not an agency id
+    agency_kind(agency)  # InvalidAgencyId for anything that is not an agency id
     events = [EventType(s).value for s in subscriptions or []]
     created = await ensure_topics(bootstrap, (layout or TopicLayout()).agency_topics(agency))
     connection = Connection.from_environment(bootstrap)
@@ -44,15 +44,28 @@ async def onboard_agency(
             await grant(connection, agency_rules(agency))
         else:
             await create_principal(connection, agency, password, agency_rules(agency))
+    await register_agency(bootstrap, agency, events, key_id=key_id, operator=operator)
+    return created
+
+
+async def register_agency(
+    bootstrap: str,
+    agency: str,
+    subscriptions: list[str] | None = None,
+    *,
+    key_id: str = "1",
+    operator: str = "op-onboarding",
+) -> None:
+    """Register the agency on the control channel only (kind, key id, subscriptions): where
+    its topics, credential and ACLs are made by something else (Strimzi's operators)."""
     registration = AgencyRegistered(
         metadata=operator_metadata(operator),
         agency=agency,
-        kind=kind,
+        kind=agency_kind(agency),
         key_id=key_id,
-        subscriptions=events,
+        subscriptions=[EventType(s).value for s in subscriptions or []],
     )
     await publish_control(bootstrap, registration)
-    return created
 
 
 async def change_rollout(

@@ -40,6 +40,7 @@ _MOUNTS = (
     ("schemas.cli", "schemas_app", "schemas"),
     ("hub.cli_keys", "keys_app", "keys"),
     ("hub.cli", "hub_app", "hub"),
+    ("deploy.cli", "deploy_app", "deploy"),
     ("oversight.cli", "oversight_app", "oversight"),
     ("portal.cli", "portal_app", "portal"),
 )
