@@ -36,7 +36,8 @@ def run(
 ) -> None:
     """Serve the portal: sign-in with a development identity, the person's records, notices,
     consents and proxies. The session secret comes from RENKEI_PORTAL_SECRET (random if unset:
-    sessions then end with the process)."""
+    sessions then end with the process). With RENKEI_OVERSIGHT_CREDENTIAL set, the oversight
+    body's pages are mounted at /oversight (staff sign in with that credential)."""
     try:
         async_url(database)
     except DatabaseUrlError as exc:
@@ -56,5 +57,11 @@ def run(
     secret = os.environ.get("RENKEI_PORTAL_SECRET")
     if secret:
         config = PortalConfig(**{**config.__dict__, "secret_key": secret})
+    from oversight.web import extensions_from_environment
+
+    try:
+        extensions = extensions_from_environment(bootstrap)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="RENKEI_OVERSIGHT_CREDENTIAL") from None
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(serve(config))
+        asyncio.run(serve(config, extensions))

@@ -84,8 +84,8 @@ async def running_portal(
         await engine.dispose()
 
 
-async def serve(config: PortalConfig) -> None:
+async def serve(config: PortalConfig, extensions: Sequence[Extension] = ()) -> None:
     """Run the portal until cancelled."""
-    async with running_portal(config) as portal:
+    async with running_portal(config, extensions=extensions) as portal:
         print(f"portal: {portal.url}", flush=True)
         await asyncio.Event().wait()

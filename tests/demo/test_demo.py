@@ -291,6 +291,7 @@ async def test_oversight_statistics_equal_counts_read_here_from_the_provision_re
 async def test_the_abuse_fires_signals_gets_the_browser_suspended_and_its_traffic_refused(
     played: Played,
 ) -> None:
+    from oversight import Dimension
     from renkei.demo.oversight import AFTER_SUSPENSION, BROWSER, BROWSING_REQUESTS
 
     oversight = played.result.report["oversight"]
@@ -329,5 +330,14 @@ async def test_the_abuse_fires_signals_gets_the_browser_suspended_and_its_traffi
     assert abuse["after_suspension_by_outcome"] == {"AGENCY_SUSPENDED": AFTER_SUSPENSION}
     assert abuse["before_suspension_by_outcome"]["NO_TRIGGER_EVENT"] == BROWSING_REQUESTS - 1
     assert by_reason["NO_TRIGGER_EVENT"] == BROWSING_REQUESTS - 1
+    # the oversight pages read the same from Kafka
+    from oversight.feed import connection
+    from oversight.web import kafka_loader
+
+    view = await kafka_loader(connection(played.bootstrap))()
+    assert {s.rule for s in view.signals} >= set(abuse["rules_fired"])
+    by_agency = {key[1]: c for key, c in view.statistics.rows([Dimension.AGENCY])}
+    assert by_agency[BROWSER].denied["AGENCY_SUSPENDED"] == AFTER_SUSPENSION
+    assert BROWSER in view.volume.series()[1]
     signals_text = repr(oversight["signals"])
     assert not re.search(r"(?<!\d)\d{12}(?!\d)", signals_text)  # no individual number
