@@ -12,9 +12,12 @@ The broker refuses everything no rule allows (`allow.everyone.if.no.acl.found=fa
 - `hub`: read every onboarded agency's `.out` and write its `.in`; its own internal topics
   `renkei.hub.*`; write provision records and dead letters; read control; groups and
   transactional ids `renkei-hub-*`;
-- `operator`: write control; read dead letters; groups `renkei-operator-*`;
+- `operator`: write control; read dead letters and the oversight signals; groups
+  `renkei-operator-*`;
 - `ppc` (the oversight body): read provision records, dead letters and control; write control
-  (suspensions); groups `renkei-ppc-*`.
+  (suspensions); read (never write) every onboarded agency's `.out`, for the number changes,
+  notices and acknowledgements it counts; read and write its signals topic; groups
+  `renkei-ppc-*`.
 
 Nobody else touches a hub-internal topic. The hub's rights on an agency's topics are literal
 names, granted when that agency is onboarded: a prefix `agency.` would let the hub read
@@ -26,7 +29,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-from schemas.topics import CONTROL, DEAD_LETTERS, PROVISION_RECORDS, inbound, outbound
+from schemas.topics import (
+    CONTROL,
+    DEAD_LETTERS,
+    OVERSIGHT_SIGNALS,
+    PROVISION_RECORDS,
+    inbound,
+    outbound,
+)
 from schemas.vocabulary import agency_kind
 
 HUB = "hub"
@@ -117,6 +127,7 @@ def agency_rules(agency: str) -> list[AclRule]:
         *_rules(HUB, Resource.TOPIC, out, Pattern.LITERAL, Operation.READ, Operation.DESCRIBE),
         *_rules(HUB, Resource.TOPIC, inbox, Pattern.LITERAL, Operation.WRITE,
                 Operation.DESCRIBE),
+        *_rules(PPC, Resource.TOPIC, out, Pattern.LITERAL, Operation.READ, Operation.DESCRIBE),
     ]  # fmt: skip
     if agency == PORTAL:
         rules += _rules(PORTAL, Resource.TOPIC, PROVISION_RECORDS, Pattern.LITERAL,
@@ -139,6 +150,7 @@ def service_rules(principal: str) -> list[AclRule]:
                 *_rules(HUB, topic, PROVISION_RECORDS, literal, read, write, describe, create),
                 *_rules(HUB, topic, DEAD_LETTERS, literal, write, describe, create),
                 *_rules(HUB, topic, CONTROL, literal, read, describe, create),
+                *_rules(HUB, topic, OVERSIGHT_SIGNALS, literal, describe, create),
                 *_rules(HUB, Resource.GROUP, HUB_GROUP_PREFIX, Pattern.PREFIXED, read,
                         describe),
                 *_rules(HUB, Resource.TRANSACTIONAL_ID, HUB_GROUP_PREFIX, Pattern.PREFIXED,
@@ -150,6 +162,7 @@ def service_rules(principal: str) -> list[AclRule]:
             rules = [
                 *_rules(OPERATOR, topic, CONTROL, literal, write, describe),
                 *_rules(OPERATOR, topic, DEAD_LETTERS, literal, read, describe),
+                *_rules(OPERATOR, topic, OVERSIGHT_SIGNALS, literal, read, describe),
                 *_rules(OPERATOR, Resource.CLUSTER, "kafka-cluster", literal,
                         Operation.IDEMPOTENT_WRITE),
                 *_own_namespace(OPERATOR, "renkei-operator"),
@@ -159,6 +172,7 @@ def service_rules(principal: str) -> list[AclRule]:
                 *_rules(PPC, topic, PROVISION_RECORDS, literal, read, describe),
                 *_rules(PPC, topic, DEAD_LETTERS, literal, read, describe),
                 *_rules(PPC, topic, CONTROL, literal, read, write, describe),
+                *_rules(PPC, topic, OVERSIGHT_SIGNALS, literal, read, write, describe),
                 *_rules(PPC, Resource.CLUSTER, "kafka-cluster", literal,
                         Operation.IDEMPOTENT_WRITE),
                 *_own_namespace(PPC, "renkei-ppc"),

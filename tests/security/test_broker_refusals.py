@@ -17,6 +17,7 @@ import ssl
 import uuid
 from collections.abc import Awaitable, Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -238,6 +239,40 @@ async def test_the_operator_reads_dead_letters_and_writes_control(cluster: Clust
         await reader.getmany(timeout_ms=1_000)  # allowed: no error
     finally:
         await reader.stop()
+
+
+async def test_the_oversight_body_reads_what_it_counts_publishes_signals_and_reads_no_inbox(
+    cluster: Cluster,
+) -> None:
+    from oversight.feed import Feed
+    from oversight.rules import Signal
+    from oversight.signals import message
+    from oversight.watcher import read_signals
+    from schemas.codec import encode
+    from schemas.topics import OVERSIGHT_SIGNALS
+
+    ppc = cluster.as_("ppc")
+    async with Feed(ppc) as feed:  # reads each topic it counts to its end: no refusal
+
+        async def read_all() -> None:
+            async for _ in feed.read_to_end():
+                pass
+
+        await asyncio.wait_for(read_all(), SETTINGS_TIMEOUT)
+        read = {tp.topic for tp in feed.consumer.assignment()}
+    assert read == {PROVISION_RECORDS, DEAD_LETTERS, CONTROL, outbound(A), outbound(B)}
+    signal = Signal("DENIAL_BURST", A, datetime.now(UTC), 60, 30, 30, "30 of 30 denied")
+    producer = AIOKafkaProducer(**ppc.client_options(), enable_idempotence=True)
+    await producer.start()
+    try:
+        await producer.send_and_wait(OVERSIGHT_SIGNALS, encode(message(signal)), partition=0)
+    finally:
+        await producer.stop()
+    assert [s.rule for s in await read_signals(ppc)][-1:] == ["DENIAL_BURST"]
+    with pytest.raises(TopicAuthorizationFailedError):
+        await refused(consume(ppc, inbound(A)))
+    with pytest.raises(TopicAuthorizationFailedError):
+        await refused(produce(cluster.as_(A), OVERSIGHT_SIGNALS))
 
 
 # --- onboarding and offboarding, by the operator's command ---------------------------------

@@ -14,7 +14,14 @@ from hub.access import (
     rules_for,
     service_rules,
 )
-from schemas.topics import CONTROL, DEAD_LETTERS, PROVISION_RECORDS, inbound, outbound
+from schemas.topics import (
+    CONTROL,
+    DEAD_LETTERS,
+    OVERSIGHT_SIGNALS,
+    PROVISION_RECORDS,
+    inbound,
+    outbound,
+)
 from schemas.vocabulary import InvalidAgencyId
 
 AGENCIES = ["mun-13101", "mun-27100", "jps", "hi-kyokai", "med-0001", "portal"]
@@ -84,6 +91,16 @@ def test_dead_letters_are_written_by_the_hub_and_read_by_operators_and_oversight
                if (DEAD_LETTERS, Pattern.LITERAL, Operation.READ) in topic_rights(p)}  # fmt: skip
     assert writers == {"hub"}
     assert readers == {"operator", "ppc"}
+
+
+def test_the_oversight_body_reads_every_outbox_writes_no_agency_topic_and_alone_signals() -> None:
+    rights = topic_rights("ppc")
+    for agency in AGENCIES:
+        assert (outbound(agency), Pattern.LITERAL, Operation.READ) in rights
+        assert (outbound(agency), Pattern.LITERAL, Operation.WRITE) not in rights
+        assert not {(inbound(agency), p, op) for p in Pattern for op in Operation} & rights
+    signal_writing = (OVERSIGHT_SIGNALS, Pattern.LITERAL, Operation.WRITE)
+    assert {p for p in EVERYONE if signal_writing in topic_rights(p)} == {"ppc"}
 
 
 def test_a_name_that_is_no_principal_is_refused() -> None:
