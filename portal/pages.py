@@ -430,8 +430,8 @@ async def notice_page(request: Request, account: Account) -> Response:
                 .where(table.c.opened_at.is_(None))
                 .values(opened_at=opened)
             )
-        row = row._replace(opened_at=opened)
-    return render(request, "notice.html", {"notice": row})
+        return render(request, "notice.html", {"notice": {**row._asdict(), "opened_at": opened}})
+    return render(request, "notice.html", {"notice": row._asdict()})
 
 
 # ---- consents ----------------------------------------------------------------------------

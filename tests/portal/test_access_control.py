@@ -72,7 +72,7 @@ async def test_a_person_cannot_open_another_persons_notice_by_changing_the_id_in
     await _pages(alice, world, 10)
     await _pages(mallory, world, 11)
     notice_id = await world.send_notice(world.person(10))
-    await world.portal.projector.caught_up()
+    await world.notice_delivered(notice_id)
     page = await alice.get("/notices")
     assert str(notice_id) in page.text
     async with Attempt(world, "open another person's notice by its id"):

@@ -15,11 +15,13 @@ from datetime import date
 from aiokafka import AIOKafkaConsumer
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.structs import TopicPartition
+from sqlalchemy import select
 
 from agencies import NoticeSender, Person, Population, ReferenceAgency, generate, reference_agency
 from hub.onboarding import change_rollout, onboard_agency
 from hub.service import INGRESS_GROUP, Hub
 from hub.topics import TopicLayout
+from portal import readmodel
 from portal.service import PortalConfig, RunningPortal, running_portal
 from producers import Connection
 from producers.connection import kafka_options
@@ -54,6 +56,8 @@ class World:
     portal: RunningPortal
     agencies: dict[str, ReferenceAgency]
     population: Population
+    kafka: AIOKafkaConsumer  # reads end offsets
+    admin: AIOKafkaAdminClient  # reads the hub's committed offsets
 
     def person(self, index: int) -> Person:
         return self.population.persons[index]
@@ -103,6 +107,20 @@ class World:
             body="Your annual pension statement is ready to view.",
         )
 
+    async def notice_delivered(self, notice_id: uuid.UUID, within: float = 60.0) -> None:
+        """Until the hub has routed the notice to the portal and the projector has stored it."""
+        deadline = time.monotonic() + within
+        query = select(readmodel.notices.c.notice_id).where(
+            readmodel.notices.c.notice_id == str(notice_id)
+        )
+        while True:
+            async with self.portal.services.engine.connect() as db:
+                if (await db.execute(query)).first() is not None:
+                    return
+            if time.monotonic() > deadline:
+                raise TimeoutError("the notice did not reach the portal's read model")
+            await asyncio.sleep(0.1)
+
     def acknowledged(self, notice_id: uuid.UUID) -> bool:
         jps = self.agencies["jps"]
         assert isinstance(jps, NoticeSender)
@@ -133,29 +151,19 @@ class World:
 
     async def hub_took_in(self, topic: str, within: float = 60.0) -> None:
         """Until the hub's ingress has committed everything now on `topic`."""
-        consumer = AIOKafkaConsumer(**kafka_options(self.bootstrap))
-        await consumer.start()
-        try:
-            tps = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
-            ends = await consumer.end_offsets(tps)
-        finally:
-            await consumer.stop()
-        admin = AIOKafkaAdminClient(**kafka_options(self.bootstrap))
-        await admin.start()
-        try:
-            deadline = time.monotonic() + within
-            while True:
-                committed = await admin.list_consumer_group_offsets(INGRESS_GROUP, partitions=tps)
-                if all(
-                    (committed.get(tp) is not None and committed[tp].offset >= end) or end == 0
-                    for tp, end in ends.items()
-                ):
-                    return
-                if time.monotonic() > deadline:
-                    raise TimeoutError("the hub did not take in the portal's events in time")
-                await asyncio.sleep(0.1)
-        finally:
-            await admin.close()
+        parts = self.kafka.partitions_for_topic(topic) or set()
+        ends = await self.kafka.end_offsets([TopicPartition(topic, p) for p in parts])
+        deadline = time.monotonic() + within
+        while True:
+            committed = await self.admin.list_consumer_group_offsets(
+                INGRESS_GROUP, partitions=list(ends)
+            )
+            if all(end == 0 or (tp in committed and committed[tp].offset >= end)
+                   for tp, end in ends.items()):  # fmt: skip
+                return
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"the hub did not take in {topic} in time")
+            await asyncio.sleep(0.1)
 
 
 @contextlib.asynccontextmanager
@@ -177,9 +185,15 @@ async def portal_world(bootstrap: str, database_url: str) -> AsyncIterator[World
         connection = Connection.from_environment(bootstrap)
         agencies = {a: reference_agency(a, connection, population) for a in AGENCIES}
         await asyncio.gather(*(a.start() for a in agencies.values()))
+        kafka = AIOKafkaConsumer(**kafka_options(bootstrap), group_id=None)
+        admin = AIOKafkaAdminClient(**kafka_options(bootstrap))
+        await kafka.start()
+        await admin.start()
         try:
             config = PortalConfig(connection, database_url=database_url, port=0, persons=PERSONS)
             async with running_portal(config) as portal:
-                yield World(bootstrap, hub, portal, agencies, population)
+                yield World(bootstrap, hub, portal, agencies, population, kafka, admin)
         finally:
+            await admin.close()
+            await kafka.stop()
             await asyncio.gather(*(a.stop() for a in agencies.values()))
