@@ -137,16 +137,18 @@ async def test_killing_the_hub_five_times_loses_and_duplicates_nothing(
     try:
         await workload.enrol_everyone()
         sending = asyncio.create_task(workload.send_requests(REQUESTS, rate=700))
-        kills_during_load = 0
+        # A kill counts when the hub still owes outcomes: on a loaded machine the sender may
+        # finish before the restarts do, but the hub is then still working through the backlog.
+        kills_with_work_in_flight = 0
         for _ in range(KILLS):
             await hubs.processing()
             await asyncio.sleep(rng.uniform(0.2, 1.5))
-            kills_during_load += not sending.done()
+            kills_with_work_in_flight += not (sending.done() and workload.done())
             hubs.kill(current)
             current = hubs.start()
         await sending
-        print(f"kills while requests were still being sent: {kills_during_load} of {KILLS}")
-        assert kills_during_load >= 3
+        print(f"kills while outcomes were still owed: {kills_with_work_in_flight} of {KILLS}")
+        assert kills_with_work_in_flight >= 3
         await workload.wait_done(timeout=300)
         await asyncio.sleep(2)  # anything duplicated would arrive now
     finally:
