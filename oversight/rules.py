@@ -65,6 +65,7 @@ class Rule:
 
     name: str = ""
     window_seconds: int = 60
+    minimum: int = 1  # the threshold (for a relative rule: its floor)
     fired: set[tuple[str, int]] = field(default_factory=set)
 
     def observe(self, observation: Observation, at: datetime) -> Signal | None:

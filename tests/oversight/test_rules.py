@@ -193,3 +193,17 @@ def test_a_published_signal_names_agency_rule_window_and_counts_never_a_person()
         assert decode(wire).model_dump()["agency"] == BROWSER  # type: ignore[attr-defined]
         assert str(trigger) not in repr(asdict(signal))
         assert not any(person(i) in wire for i in range(300))
+
+
+def test_every_rule_is_documented_with_its_threshold() -> None:
+    import re
+    from pathlib import Path
+
+    from oversight.rules import default_rules
+
+    page = (Path(__file__).parents[2] / "docs" / "oversight.md").read_text("utf-8")
+    for rule in default_rules():
+        row = next(line for line in page.splitlines() if line.startswith(f"| `{rule.name}` |"))
+        assert re.search(rf"\b{rule.minimum}\b", row), rule.name
+        assert rule.__doc__ is not None
+        assert rule.__doc__.startswith(f"{rule.name}: ")
