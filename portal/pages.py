@@ -48,6 +48,7 @@ CITATIONS = {(r.id, default_table().version): r.citation for r in default_table(
 MEDICAL_INSTITUTION = re.compile(r"^med-[a-z0-9]+$")
 RECORD_COLUMNS = (
     "record_id",
+    "request_id",
     "occurred_at",
     "requester",
     "provider",
@@ -249,6 +250,7 @@ def _record_dict(row: Any, names: dict[bytes, str]) -> dict[str, Any]:
         via = names.get(row.proxy_code, "—")
     return {
         "record_id": row.record_id,
+        "request_id": row.request_id,
         "occurred_at": _aware(row.occurred_at).isoformat(timespec="seconds"),  # type: ignore[union-attr]
         "requester": row.requester,
         "provider": row.provider,

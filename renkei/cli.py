@@ -14,9 +14,9 @@ import os
 import signal
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -201,10 +201,20 @@ def demo(
     report_dir: Annotated[
         Path, typer.Option(help="Where report.json and report.md are written.")
     ] = Path("results/demo"),
+    portal: Annotated[
+        bool,
+        typer.Option(
+            "--portal",
+            help="After the rollout, keep the hub up and serve the citizen portal over what it "
+            "recorded, with a test identity to sign in with, until Ctrl-C.",
+        ),
+    ] = False,
+    portal_port: Annotated[int, typer.Option(help="Port of the portal (--portal).")] = 8080,
 ) -> None:
     """The main job: start the hub and the reference agencies, play the small-start rollout
     phase by phase, and report what Kafka recorded (per phase, the invariants, the audit).
-    With --persons/--rate/--duration it is a load test of the same scenario."""
+    With --persons/--rate/--duration it is a load test of the same scenario; with --portal the
+    citizen portal shows a person what the rollout recorded about them."""
     from renkei import logs
     from renkei.demo import DemoConfig, Tracker, run_demo
     from renkei.demo.progress import live
@@ -227,7 +237,10 @@ def demo(
             # as errors; the demo's outcome is judged from what Kafka recorded instead.
             logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
             try:
-                result = asyncio.run(run_demo(address, config, tracker))
+                then = _portal_after_rollout(address, seed, persons, portal_port, tracker)
+                result = asyncio.run(
+                    run_demo(address, config, tracker, then=then if portal else None)
+                )
             finally:
                 logs.configure(level="WARNING")
     console.print()
@@ -242,6 +255,32 @@ def demo(
     if not result.ok:
         console.print("[red]the run broke an invariant or the audit chain: see the report[/red]")
         raise typer.Exit(1)
+
+
+def _portal_after_rollout(
+    bootstrap: str, seed: int, persons: int, port: int, tracker: Any
+) -> Callable[[dict[str, Any], Any], Awaitable[None]]:
+    async def then(agencies: dict[str, Any], population: Any) -> None:
+        from agencies import Portal
+        from renkei.demo.portal import serve_portal, showcase
+
+        scripted = agencies["portal"]
+        assert isinstance(scripted, Portal)
+        person = showcase(scripted, population)
+
+        async def announce(running: Any) -> None:
+            tracker.step = f"the portal is up at {running.url}: Ctrl-C stops it and reports"
+            console.print(f"[bold]portal:[/bold] {running.url}")
+            if person is not None:
+                console.print(
+                    f"sign in as [bold]{person.credential}[/bold]: {person.provided} "
+                    f"provisions and {person.denied} denied attempts about this person"
+                )
+
+        tracker.step = "starting the portal"
+        await serve_portal(bootstrap, seed, persons, port, announce)
+
+    return then
 
 
 def main() -> None:

@@ -7,7 +7,7 @@ import asyncio
 import contextlib
 import os
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -16,7 +16,13 @@ from typing import Any
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.structs import TopicPartition
 
-from agencies import REFERENCE_AGENCY_IDS, ReferenceAgency, generate, reference_agencies
+from agencies import (
+    REFERENCE_AGENCY_IDS,
+    Population,
+    ReferenceAgency,
+    generate,
+    reference_agencies,
+)
 from agencies.population import MEDICAL_INSTITUTIONS, MUNICIPALITIES
 from hub.core import Keyring, parse_key_set
 from hub.core.keys import generate_key_set
@@ -120,10 +126,18 @@ class IngressBarrier:
             await asyncio.sleep(0.05)
 
 
+AfterRollout = Callable[[dict[str, ReferenceAgency], Population], Awaitable[None]]
+
+
 async def run_demo(
-    bootstrap: str, config: DemoConfig, tracker: Tracker | None = None
+    bootstrap: str,
+    config: DemoConfig,
+    tracker: Tracker | None = None,
+    *,
+    then: AfterRollout | None = None,
 ) -> DemoResult:
-    """Play the rollout against the broker at `bootstrap` and report what Kafka recorded."""
+    """Play the rollout against the broker at `bootstrap` and report what Kafka recorded.
+    `then` runs after the rollout while the hub is still up (`renkei demo --portal`)."""
     tracker = tracker or Tracker()
     began = time.monotonic()
     since_ms = int(time.time() * 1000)
@@ -184,7 +198,9 @@ async def run_demo(
             tracker.step = "stopping the agencies"
             await barrier.admin.close()
             await asyncio.gather(*(a.stop() for a in agencies.values()))
-            tracker.step = "stopping the hub"
+        if then is not None:
+            await then(agencies, population)
+        tracker.step = "stopping the hub"
     tracker.step = "reading back from Kafka"
     observed = await read_back(bootstrap, REFERENCE_AGENCY_IDS, since_ms)
     run = {

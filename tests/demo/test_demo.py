@@ -15,10 +15,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
+from agencies import Portal
 from hub.cli import read_topic, verify_chains
 from renkei.demo import DemoConfig, DemoResult, run_demo
+from renkei.demo.portal import demo_portal, showcase
 from schemas.codec import decode
 from schemas.models import (
     AgencySuspension,
@@ -129,19 +132,60 @@ class Played:
     kafka: Kafka
     report_dir: Path
     bootstrap: str
+    portal: dict[str, Any]  # what `renkei demo --portal` showed its test identity
+
+
+async def visit_the_portal(
+    bootstrap: str, agencies: dict[str, Any], population: Any, seen: dict[str, Any]
+) -> None:
+    """What `renkei demo --portal` offers a newcomer: sign in as the suggested test identity
+    (over HTTP, as a browser would) and download the records shown."""
+    scripted = agencies["portal"]
+    assert isinstance(scripted, Portal)
+    person = showcase(scripted, population)
+    assert person is not None
+    seen["showcase"] = person
+    async with (
+        demo_portal(bootstrap, population.seed, len(population.persons), port=0) as running,
+        httpx.AsyncClient(base_url=running.url, follow_redirects=True, timeout=60) as http,
+    ):
+        page = await http.get("/signin")
+        csrf = re.search(r'name="csrf" value="([^"]+)"', page.text)
+        assert csrf is not None
+        await http.post("/signin", data={"csrf": csrf.group(1), "identity": person.credential})
+        seen["records"] = (await http.get("/records.json")).json()["records"]
 
 
 @pytest.fixture(scope="module")
 async def played(isolated_kafka: str, tmp_path_factory: pytest.TempPathFactory) -> Played:
     report_dir = tmp_path_factory.mktemp("demo")
     config = DemoConfig(persons=300, seed=7, rate=40, duration=1, report_dir=report_dir, abuse=True)
-    result = await run_demo(isolated_kafka, config)
+    seen: dict[str, Any] = {}
+
+    async def then(agencies: dict[str, Any], population: Any) -> None:
+        await visit_the_portal(isolated_kafka, agencies, population, seen)
+
+    result = await run_demo(isolated_kafka, config, then=then)
     kafka = await read_kafka(isolated_kafka, result.agencies)
-    return Played(result, kafka, report_dir, isolated_kafka)
+    return Played(result, kafka, report_dir, isolated_kafka, seen)
 
 
 def attribute_requests(k: Kafka) -> list[uuid.UUID]:
     return [rid for rid, (kind, _, _) in k.requests.items() if kind == "attribute"]
+
+
+async def test_a_newcomer_signs_in_to_the_demos_portal_and_sees_their_records_denials_included(
+    played: Played,
+) -> None:
+    shown = played.portal["showcase"]
+    records = played.portal["records"]
+    assert sum(r["outcome"] == "PROVIDED" for r in records) == shown.provided
+    assert sum(r["outcome"] == "DENIED" for r in records) == shown.denied > 0
+    assert all(r["chain_verified"] for r in records)
+    by_request = {str(rid): outcomes for rid, outcomes in played.kafka.records.items()}
+    for record in records:  # each one is a provision record Kafka holds about a request made
+        outcomes = [outcome for outcome, _ in by_request[record["request_id"]]]
+        assert (record["reason"] or "PROVIDED") in outcomes
 
 
 async def test_every_request_has_exactly_one_outcome(played: Played) -> None:
