@@ -27,7 +27,9 @@ PROVIDER_TIMEOUT = "PROVIDER_TIMEOUT"  # a denial reason that is counted as a ti
 OTHER_REASON = "OTHER"  # what an unreadable reason is counted as
 # A reason code is an upper-case word; anything else is not trusted as a label.
 _REASON = re.compile(r"[A-Z][A-Z0-9_]{1,39}")
-# Dead letters the hub refuses after decoding say the domain reason first: "NOT_ENTITLED: …".
+# A dead letter of reason INVALID (decodes, but breaks a rule) names the rule's reason first in
+# its detail: "NOT_ENTITLED: …", "FUTURE_DATED: …".
+INVALID = "INVALID"
 _DETAIL_REASON = re.compile(r"([A-Z][A-Z0-9_]{1,39}):")
 
 
@@ -120,9 +122,10 @@ def refusal(headers: Sequence[tuple[str, bytes]], timestamp_ms: int) -> Refusal:
     """A dead letter from its headers alone (its value is the refused input: never read)."""
     h = dict(headers)
     reason = reason_label(h.get(HEADER_REASON, b"").decode(errors="replace"))
-    detailed = _DETAIL_REASON.match(h.get(HEADER_DETAIL, b"").decode(errors="replace"))
-    if detailed is not None:  # e.g. INVALID with "NOT_ENTITLED: …": the domain reason counts
-        reason = detailed[1]
+    if reason == INVALID:  # e.g. "NOT_ENTITLED: …": the domain reason it names counts
+        detailed = _DETAIL_REASON.match(h.get(HEADER_DETAIL, b"").decode(errors="replace"))
+        if detailed is not None:
+            reason = detailed[1]
     try:
         at = datetime.fromisoformat(h[HEADER_TIME].decode()).astimezone(UTC)
     except (KeyError, ValueError):

@@ -95,7 +95,7 @@ class SignalWatcher:
                 async for batch in feed.follow(stop):
                     for seen in batch:
                         self.observed += 1
-                        metrics.OBSERVATIONS.labels(type(seen.observation).__name__).inc()
+                        metrics.count(seen.observation)
                         for signal in self.watch.observe(seen.observation):
                             await self._publish(producer, signal)
         finally:

@@ -328,6 +328,21 @@ async def test_oversight_statistics_equal_counts_read_here_from_the_provision_re
         over_provisions
     )
     notices = played.kafka.notices
+    # the command an oversight officer runs says the same, as CSV
+    import asyncio
+    import csv
+
+    from typer.testing import CliRunner
+
+    from oversight.cli import oversight_app
+
+    args = ["stats", "--by", "agency", "--csv", "-", "--bootstrap", played.bootstrap]
+    result = await asyncio.to_thread(CliRunner().invoke, oversight_app, args)
+    assert result.exit_code == 0, result.output
+    rows = {row["agency"]: row for row in csv.DictReader(result.output.splitlines())}
+    assert {a: int(r["provided"]) for a, r in rows.items()} == {
+        a: c.provided for a, c in by_agency.items()
+    }
     assert sum(c.notices for c in by_agency.values()) == notices["sent"]
     assert sum(c.acknowledgements for c in by_agency.values()) == notices["confirmations sent"]
 

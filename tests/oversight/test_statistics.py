@@ -98,7 +98,9 @@ def test_dead_letters_count_by_the_domain_reason_the_hub_gave() -> None:
         ]
     )
     [(_, counts)] = statistics.rows([Dimension.AGENCY])
-    assert counts.refused == {"NOT_ENTITLED": 1, "FUTURE_DATED": 1, "TRUNCATED": 1, "OVERSIZE": 1}
+    assert counts.refused == {
+        "NOT_ENTITLED": 1, "FUTURE_DATED": 1, "UNDECODABLE": 1, "OVERSIZE": 1,
+    }  # fmt: skip
 
 
 def test_an_unknown_or_garbled_reason_is_counted_not_fatal() -> None:
@@ -147,3 +149,27 @@ def test_csv_has_a_column_per_measure_and_per_reason_that_occurs() -> None:
     assert values["agency"] == "jps"
     assert (values["provided"], values["denied_NO_LEGAL_BASIS"]) == ("1", "1")
     assert values["refused_NOT_ENTITLED"] == "1"
+
+
+def test_metrics_carry_agency_and_reason_labels_only() -> None:
+    from prometheus_client import REGISTRY
+
+    from oversight import metrics
+
+    def sample(name: str, **labels: str) -> float:
+        return REGISTRY.get_sample_value(name, labels) or 0.0
+
+    before = sample("renkei_oversight_provisions_total", agency="mun-01100",
+                    outcome="NO_TRIGGER_EVENT")  # fmt: skip
+    refused_before = sample("renkei_oversight_refused_total", agency="mun-01100",
+                            reason="NOT_ENTITLED")  # fmt: skip
+    metrics.count(provision("mun-01100", reason=DenialReason.NO_TRIGGER_EVENT))
+    metrics.count(refused("mun-01100"))
+    assert sample("renkei_oversight_provisions_total", agency="mun-01100",
+                  outcome="NO_TRIGGER_EVENT") == before + 1  # fmt: skip
+    assert sample("renkei_oversight_refused_total", agency="mun-01100",
+                  reason="NOT_ENTITLED") == refused_before + 1  # fmt: skip
+    for family in REGISTRY.collect():
+        if family.name.startswith("renkei_oversight"):
+            for s in family.samples:
+                assert set(s.labels) <= {"agency", "outcome", "reason", "rule", "kind"}
