@@ -80,7 +80,7 @@ def watch(
 ) -> None:
     """Run the anomaly rules as a stream and publish each signal on renkei.oversight.signals,
     until Ctrl-C. Rules and thresholds: `renkei oversight rules`."""
-    from oversight.watcher import SignalWatcher
+    from oversight.watcher import SignalWatcher, watch_until
     from renkei import logs
 
     logs.configure()
@@ -94,7 +94,7 @@ def watch(
         loop = asyncio.get_running_loop()
         for signal in (SIGINT, SIGTERM):
             loop.add_signal_handler(signal, stop.set)
-        await SignalWatcher(connection(bootstrap)).run(stop)
+        await watch_until(stop, lambda: SignalWatcher(connection(bootstrap)))
 
     asyncio.run(run())
 

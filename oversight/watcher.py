@@ -10,9 +10,11 @@ so a restarted watcher does not publish a signal twice.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Callable
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.errors import KafkaError
 from aiokafka.structs import TopicPartition
 
 from oversight import metrics
@@ -53,6 +55,22 @@ async def read_signals(connection: Connection) -> list[OversightSignal]:
     finally:
         await consumer.stop()
     return signals
+
+
+RESTART_AFTER_S = 5.0
+
+
+async def watch_until(stop: asyncio.Event, make: Callable[[], SignalWatcher]) -> None:
+    """Run watchers until `stop`: one that fails on Kafka (a broker away, a rebalance of the
+    cluster) is replaced after a pause, and rebuilds its windows; signals it had published
+    are recognised, not published again."""
+    while not stop.is_set():
+        try:
+            await make().run(stop)
+        except KafkaError as exc:
+            log.error("oversight watcher failed; restarting", error=type(exc).__name__)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), RESTART_AFTER_S)
 
 
 class SignalWatcher:
