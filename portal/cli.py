@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import os
 from typing import Annotated
 
@@ -11,10 +12,26 @@ import typer
 
 from portal.database import DEFAULT_DATABASE, DatabaseUrlError, async_url
 from portal.service import PortalConfig, serve
+from portal.tokens import KEY_VARIABLE, TokenIssuer, TokenKeyError
 from producers import Connection
 from producers.errors import ConnectionSettingsError
 
 portal_app = typer.Typer(help="The citizen portal (マイ・ポータル): web pages over a read model.")
+
+
+@portal_app.command("token-key")
+def token_key() -> None:
+    """Print the public key of the portal's consent-token issuer (id and hex), for the hub's
+    list of trusted issuers. The private seed comes from RENKEI_PORTAL_TOKEN_KEY."""
+    try:
+        issuer = TokenIssuer.from_environment()
+    except TokenKeyError as exc:
+        raise typer.BadParameter(str(exc), param_hint="RENKEI_PORTAL_TOKEN_KEY") from None
+    if not os.environ.get(KEY_VARIABLE):
+        raise typer.BadParameter(
+            "set it to the portal's 32-byte seed in hex", param_hint=KEY_VARIABLE
+        )
+    typer.echo(f"{issuer.key_id} {issuer.public_key_hex}")
 
 
 @portal_app.command("run")
@@ -46,6 +63,10 @@ def run(
         connection = Connection.from_environment(bootstrap)
     except ConnectionSettingsError as exc:
         raise typer.BadParameter(str(exc), param_hint="--bootstrap / RENKEI_KAFKA_*") from None
+    try:
+        tokens = TokenIssuer.from_environment()
+    except TokenKeyError as exc:
+        raise typer.BadParameter(str(exc), param_hint=KEY_VARIABLE) from None
     config = PortalConfig(
         connection,
         database_url=database,
@@ -53,10 +74,11 @@ def run(
         port=port,
         seed=seed,
         persons=persons,
+        tokens=tokens,
     )
     secret = os.environ.get("RENKEI_PORTAL_SECRET")
     if secret:
-        config = PortalConfig(**{**config.__dict__, "secret_key": secret})
+        config = dataclasses.replace(config, secret_key=secret)
     from oversight.web import extensions_from_environment
 
     try:

@@ -101,6 +101,13 @@ _MESSAGES: dict[str, dict[str, str]] = {
         "bad_recipient": "医療機関のID（例: med-0001）を入力してください。",
         "bad_date": "日付は YYYY-MM-DD の形で入力してください。",
         "signed_in_as": "{who} としてサインイン中",
+        "issue_token": "同意トークンを発行する",
+        "token_intro": "受診する医療機関に渡す、短時間だけ有効な同意のコードです。その医療機関とその事務にだけ使えます。",
+        "consent_until": "同意の期限",
+        "your_token": "同意トークン",
+        "token_hand_over": "このコードを医療機関に渡してください（15分間有効）。",
+        "issued_tokens": "発行した同意トークン",
+        "token_valid_until": "有効期限",
     },
     "en": {
         "portal": "My Portal",
@@ -194,6 +201,13 @@ _MESSAGES: dict[str, dict[str, str]] = {
         "bad_recipient": "Enter a medical institution id (e.g. med-0001).",
         "bad_date": "Enter dates as YYYY-MM-DD.",
         "signed_in_as": "Signed in as {who}",
+        "issue_token": "Issue a consent token",
+        "token_intro": "A short-lived code of your consent to hand to a hospital: valid for that hospital and that purpose only.",
+        "consent_until": "Consent until",
+        "your_token": "Consent token",
+        "token_hand_over": "Hand this code to the hospital (valid for 15 minutes).",
+        "issued_tokens": "Consent tokens issued",
+        "token_valid_until": "valid until",
     },
 }
 

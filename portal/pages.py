@@ -37,6 +37,7 @@ from portal.web import (
     signed_in,
 )
 from renkei.logs import get_logger
+from schemas.consent_token import DEFAULT_TOKEN_LIFETIME, issue_consent_token
 from schemas.models import ProxyRegistrant, RequestDenied
 from schemas.vocabulary import Sector
 
@@ -446,7 +447,11 @@ async def consents_page(request: Request, account: Account) -> Response:
 
 
 async def _consents(
-    request: Request, account: Account, error: str | None, status: int = 200
+    request: Request,
+    account: Account,
+    error: str | None,
+    status: int = 200,
+    issued: str | None = None,
 ) -> Response:
     async with services_of(request).engine.connect() as db:
         rows = (
@@ -456,12 +461,73 @@ async def _consents(
                 .order_by(R.consents.c.given_at.desc())
             )
         ).all()
+        tokens = (
+            await db.execute(
+                select(R.consent_tokens)
+                .where(R.consent_tokens.c.person_code == account.link_code)
+                .order_by(R.consent_tokens.c.issued_at.desc())
+                .limit(20)
+            )
+        ).all()
     return render(
         request,
         "consents.html",
-        {"consents": rows, "purposes": MEDICAL_PURPOSES, "error": error},
+        {
+            "consents": rows,
+            "tokens": tokens,
+            "issued": issued,
+            "purposes": MEDICAL_PURPOSES,
+            "error": error,
+        },
         status=status,
     )
+
+
+@person_page
+async def issue_token(request: Request, account: Account) -> Response:
+    """A short-lived consent token for one hospital and one purpose, shown as a code the
+    person hands to the hospital (同意トークン; see schemas.consent_token)."""
+    form = await require_csrf(request)
+    if isinstance(form, Response):
+        return form
+    purpose = str(form.get("purpose", ""))
+    institution = str(form.get("institution", "")).strip()
+    if purpose not in MEDICAL_PURPOSES or not MEDICAL_INSTITUTION.match(institution):
+        return await _consents(request, account, "bad_recipient", 400)
+    try:
+        until = _date(str(form.get("until", "")))
+    except ValueError:
+        return await _consents(request, account, "bad_date", 400)
+    consent_until = (
+        None if until is None else datetime.combine(until + timedelta(days=1), time(), UTC)
+    )
+    services = services_of(request)
+    issuer = services.tokens
+    now = _now()
+    token_id = uuid.uuid4()
+    token = issue_consent_token(
+        issuer.signing_key,
+        issuer.key_id,
+        portal_person_code=account.link_code,
+        institution=institution,
+        purpose=purpose,
+        now=now,
+        consent_until=consent_until,
+        token_id=token_id,
+    )
+    async with services.engine.begin() as db:
+        await db.execute(
+            insert(R.consent_tokens).values(
+                token_id=str(token_id),
+                person_code=account.link_code,
+                institution=institution,
+                purpose=purpose,
+                issued_at=now,
+                expires_at=now + DEFAULT_TOKEN_LIFETIME,
+                consent_until=consent_until,
+            )
+        )
+    return await _consents(request, account, None, issued=token)
 
 
 @person_page
@@ -715,6 +781,7 @@ def routes() -> list[BaseRoute]:
         Route("/consents", consents_page, methods=["GET"]),
         Route("/consents/give", give_consent, methods=["POST"]),
         Route("/consents/withdraw", withdraw_consent, methods=["POST"]),
+        Route("/consents/token", issue_token, methods=["POST"]),
         Route("/proxies", proxies_page, methods=["GET"]),
         Route("/proxies/register", register_proxy, methods=["POST"]),
         Route("/proxies/decide", decide_proxy, methods=["POST"]),

@@ -103,6 +103,18 @@ consents = Table(
     Column("given_by", String(32), nullable=False),  # portal, or the institution with a token
 )
 
+consent_tokens = Table(
+    "consent_tokens",
+    metadata,
+    Column("token_id", String(36), primary_key=True),
+    Column("person_code", LargeBinary, nullable=False, index=True),
+    Column("institution", String(32), nullable=False),
+    Column("purpose", String(200), nullable=False),
+    Column("issued_at", DateTime(timezone=True), nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False),  # of the token itself
+    Column("consent_until", DateTime(timezone=True)),  # of the consent it gives
+)
+
 proxies = Table(
     "proxies",
     metadata,

@@ -16,6 +16,7 @@ from portal.acts import PortalAgency
 from portal.database import DEFAULT_DATABASE, create_engine, migrate
 from portal.identity import DevelopmentIdentityProvider
 from portal.projector import Projector
+from portal.tokens import TokenIssuer
 from portal.web import Extension, Services, create_app
 from producers import Connection
 
@@ -30,6 +31,7 @@ class PortalConfig:
     persons: int = 1000
     secret_key: str = field(default_factory=lambda: secrets.token_urlsafe(32), repr=False)
     https_only: bool = False
+    tokens: TokenIssuer = field(default_factory=TokenIssuer.from_environment, repr=False)
 
 
 @dataclass
@@ -49,7 +51,9 @@ async def running_portal(
     await migrate(engine)
     agency = PortalAgency(config.connection)
     identities = DevelopmentIdentityProvider(generate(config.seed, config.persons))
-    services = Services(engine, agency, identities, config.secret_key, config.https_only)
+    services = Services(
+        engine, agency, identities, config.secret_key, config.https_only, config.tokens
+    )
     projector = Projector(engine, config.connection)
     app = create_app(services, extensions=extensions)
     server = uvicorn.Server(

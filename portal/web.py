@@ -17,6 +17,7 @@ logged with its reason and the path's shape, never an id, a code or a name.
 from __future__ import annotations
 
 import hmac
+from datetime import datetime
 import secrets
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -40,6 +41,7 @@ from portal import i18n, readmodel
 from portal.access import Refusal
 from portal.acts import PortalAgency
 from portal.identity import IdentityProvider
+from portal.tokens import TokenIssuer
 from renkei.logs import get_logger
 
 log = get_logger("portal.web")
@@ -58,6 +60,7 @@ class Services:
     identities: IdentityProvider
     secret_key: str
     https_only: bool = False
+    tokens: TokenIssuer = field(default_factory=TokenIssuer.from_environment)
     refusals: int = 0  # access-control refusals since start (tests count them)
 
 
@@ -202,6 +205,15 @@ def person_page(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
     return endpoint
 
 
+def _when(moment: object) -> str:
+    """A time as a person reads it (UTC, to the minute)."""
+    if isinstance(moment, datetime):
+        return moment.strftime("%Y-%m-%d %H:%M UTC")
+    if isinstance(moment, str) and len(moment) >= 16:
+        return moment[:16].replace("T", " ") + " UTC"
+    return "—" if moment is None else str(moment)
+
+
 def create_app(services: Services, *, extensions: Sequence[Extension] = ()) -> Starlette:
     from portal.pages import routes as person_routes
 
@@ -211,6 +223,7 @@ def create_app(services: Services, *, extensions: Sequence[Extension] = ()) -> S
     environment = jinja2.Environment(
         loader=jinja2.FileSystemLoader(search), autoescape=True, undefined=jinja2.StrictUndefined
     )
+    environment.filters["when"] = _when
     templates = Jinja2Templates(env=environment)
     for extension in extensions:
         i18n.add_messages(extension.messages)

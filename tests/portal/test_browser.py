@@ -100,6 +100,12 @@ async def test_consent_given_on_the_portal_lets_the_hospital_get_the_clinical_su
     await world.hub_took_in(outbound("portal"))
     after = await world.clinical_summary_request(person)
     assert isinstance(after, AttributeResponse), after
+    await browser.type("#institution", "med-0001")
+    await browser.follow("#issue-token")
+    token = await browser.find("#consent-token")
+    assert (await browser.call(token.get_attribute, "value") or "").startswith("rct1.")
+    await browser.call(browser.driver.execute_script, "arguments[0].scrollIntoView()", token)
+    await browser.screenshot(SCREENSHOTS / "consent-token.png")
 
 
 async def test_a_confirmed_proxy_sees_the_principals_records_in_scope_and_the_principal_sees_it(
