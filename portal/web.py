@@ -17,10 +17,10 @@ logged with its reason and the path's shape, never an id, a code or a name.
 from __future__ import annotations
 
 import hmac
-from datetime import datetime
 import secrets
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
