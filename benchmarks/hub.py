@@ -33,7 +33,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaProducer
 from aiokafka.admin import NewTopic
 from aiokafka.structs import TopicPartition
 
@@ -41,6 +41,7 @@ from benchmarks.workload import PROVIDER, REQUESTER, Workload
 from deploy.local.broker import KAFKA_VERSION, KafkaCluster
 from hub.core.keys import generate_key_set
 from hub.onboarding import change_rollout, onboard_agency
+from hub.readers import committed_reader
 from hub.topics import ensure_topics
 from producers.connection import kafka_options
 from schemas.codec import encode, message_type
@@ -97,10 +98,7 @@ async def _read_out(
 ) -> list[Any]:
     """(record, arrival time) of the first `want` records (of message type `only`, read from
     the header alone), committed ones only."""
-    consumer = AIOKafkaConsumer(
-        **kafka_options(bootstrap), group_id=None, isolation_level="read_committed",
-        enable_auto_commit=False,
-    )  # fmt: skip
+    consumer = committed_reader(bootstrap)
     await consumer.start()
     try:
         tps = [TopicPartition(topic, p) for p in range(PARTITIONS)]

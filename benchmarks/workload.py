@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.structs import TopicPartition
 
+from hub.readers import committed_reader, partitions_of
 from producers.connection import kafka_options
 from schemas import individual_number
 from schemas.codec import decode, encode
@@ -53,18 +54,12 @@ def _meta(sender: str, correlation: uuid.UUID | None = None) -> Metadata:
 async def _assigned_consumer(
     bootstrap: str, topic: str, from_end: bool = False
 ) -> AIOKafkaConsumer:
-    consumer = AIOKafkaConsumer(
-        **kafka_options(bootstrap),
-        group_id=None,
-        enable_auto_commit=False,
-        isolation_level="read_committed",
-        max_partition_fetch_bytes=4 * 1024 * 1024,
-    )
-    await consumer.start()
-    parts = consumer.partitions_for_topic(topic)
+    parts = await partitions_of(bootstrap, topic)
     while not parts:
-        await consumer._client.force_metadata_update()
-        parts = consumer.partitions_for_topic(topic)
+        await asyncio.sleep(0.2)
+        parts = await partitions_of(bootstrap, topic)
+    consumer = committed_reader(bootstrap, max_partition_fetch_bytes=4 * 1024 * 1024)
+    await consumer.start()
     tps = [TopicPartition(topic, p) for p in parts]
     consumer.assign(tps)
     if from_end:

@@ -20,7 +20,6 @@ from aiokafka.errors import (
     SaslAuthenticationFailed,
     TopicAuthorizationFailedError,
 )
-from aiokafka.structs import TopicPartition
 from rich.console import Console
 from rich.table import Table
 
@@ -40,6 +39,7 @@ from hub.onboarding import (
     onboard_agency,
     register_agency,
 )
+from hub.readers import read_to_end
 from hub.repartition import RepartitionRefused, repartition
 from hub.service import INGRESS_GROUP, ROUTER_GROUP, Hub, HubConfig
 from hub.topics import (
@@ -421,29 +421,9 @@ async def read_topic(
     bootstrap: str, topic: str, handle: Callable[[int, int, bytes | None, Any], None]
 ) -> None:
     """Read every committed record of `topic` (all partitions) once, in offset order."""
-    consumer = AIOKafkaConsumer(
-        **kafka_options(bootstrap), enable_auto_commit=False,
-        isolation_level="read_committed", group_id=None,
-    )  # fmt: skip
-    await consumer.start()
-    try:
-        parts = consumer.partitions_for_topic(topic) or set()
-        if not parts:
-            await consumer._client.force_metadata_update()
-            parts = consumer.partitions_for_topic(topic) or set()
-        tps = [TopicPartition(topic, p) for p in sorted(parts)]
-        if not tps:
-            return
-        consumer.assign(tps)
-        await consumer.seek_to_beginning(*tps)
-        ends = await consumer.end_offsets(tps)
-        for tp in tps:
-            while await consumer.position(tp) < ends[tp]:
-                batch = await consumer.getmany(tp, timeout_ms=500, max_records=5_000)
-                for r in batch.get(tp, []):
-                    handle(tp.partition, r.offset, r.value, r)
-    finally:
-        await consumer.stop()
+    async for batch in read_to_end(bootstrap, topic, max_records=5_000):
+        for r in batch:
+            handle(r.partition, r.offset, r.value, r)
 
 
 async def verify_chains(bootstrap: str) -> ChainReport:

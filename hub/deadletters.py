@@ -7,6 +7,7 @@ message is either processed or dead-lettered, exactly once.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -16,9 +17,13 @@ from aiokafka.structs import ConsumerRecord
 from hub import metrics
 from hub.stage import Output
 from hub.topics import DEAD_LETTERS
+from renkei.logs import get_logger
+
+log = get_logger("hub.deadletters")
 
 MAX_MESSAGE_BYTES = 256 * 1024  # an agency message larger than this is refused as oversize
 MAX_DEAD_LETTER_BYTES = 512 * 1024  # well under the producer's 1 MiB request limit
+MAX_KEY_COPY_BYTES = 1024  # a source key is copied into a header up to this, then digested
 
 
 class DeadLetterReason(StrEnum):
@@ -29,6 +34,7 @@ class DeadLetterReason(StrEnum):
     UNEXPECTED_TYPE = "UNEXPECTED_TYPE"  # a known message that has no business on this topic
     INVALID = "INVALID"  # decodes, but breaks a rule of the contract
     NOT_ENTITLED = "NOT_ENTITLED"  # from a party not entitled to say it (unregistered sender)
+    INTERNAL = "INTERNAL"  # the hub's own code failed on it (a poison pill): a hub bug
 
 
 HEADER_REASON = "renkei-dlq-reason"
@@ -38,6 +44,8 @@ HEADER_PARTITION = "renkei-dlq-partition"
 HEADER_OFFSET = "renkei-dlq-offset"
 HEADER_TIME = "renkei-dlq-time"
 HEADER_KEY = "renkei-dlq-key"
+HEADER_DIGEST = "renkei-dlq-sha256"  # of the original value, whole (before any truncation)
+HEADER_KEY_DIGEST = "renkei-dlq-key-sha256"  # of the original key, when the copy is cut
 
 
 def dead_letter(
@@ -51,8 +59,13 @@ def dead_letter(
     now: datetime,
     key: bytes | None = None,
 ) -> Output:
-    """The dead letter for an input. `detail` must name a rule, never quote a value."""
+    """The dead letter for an input. `detail` must name a rule, never quote a value.
+
+    Whatever the input, the dead letter fits in one produce request: the value is cut at
+    MAX_DEAD_LETTER_BYTES and the key at MAX_KEY_COPY_BYTES, each with a digest of the whole
+    so an operator can still match it with the original."""
     metrics.DEAD_LETTERS.labels(reason.value).inc()
+    digest = None if value is None else hashlib.sha256(value).hexdigest().encode()
     if value is not None and len(value) > MAX_DEAD_LETTER_BYTES:
         # Larger than a Kafka request may carry: keep the head, say so, never block the hub.
         detail = f"{detail}; original of {len(value)} bytes truncated"
@@ -65,8 +78,12 @@ def dead_letter(
         (HEADER_OFFSET, str(offset).encode()),
         (HEADER_TIME, now.astimezone(UTC).isoformat().encode()),
     ]
+    if digest is not None:
+        headers.append((HEADER_DIGEST, digest))
     if key is not None:
-        headers.append((HEADER_KEY, key))
+        headers.append((HEADER_KEY, key[:MAX_KEY_COPY_BYTES]))
+        if len(key) > MAX_KEY_COPY_BYTES:
+            headers.append((HEADER_KEY_DIGEST, hashlib.sha256(key).hexdigest().encode()))
     return Output(DEAD_LETTERS, value, key=None, headers=tuple(headers))
 
 
@@ -84,6 +101,23 @@ def dead_letter_of(
         now=now,
         key=record.key,
     )
+
+
+def internal_dead_letter(
+    record: ConsumerRecord[bytes, bytes], error: BaseException, now: datetime
+) -> Output:
+    """A record that made the hub's own code fail: its bytes and the exception's type, never
+    the exception's message (it could quote the input). The stage goes on with the next."""
+    kind = type(error).__name__
+    metrics.POISON_PILLS.labels(kind).inc()
+    log.error(
+        "record dead-lettered: the hub's code failed on it",
+        error=kind,
+        topic=record.topic,
+        partition=record.partition,
+        offset=record.offset,
+    )
+    return dead_letter_of(record, DeadLetterReason.INTERNAL, f"{kind} in the hub's code", now)
 
 
 def parse_source(source: str) -> tuple[str, int, int]:

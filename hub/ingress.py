@@ -19,7 +19,12 @@ from typing import Any
 from aiokafka.structs import ConsumerRecord, TopicPartition
 
 from hub.core import Keyring, TokenRefused
-from hub.deadletters import MAX_MESSAGE_BYTES, DeadLetterReason, dead_letter_of
+from hub.deadletters import (
+    MAX_MESSAGE_BYTES,
+    DeadLetterReason,
+    dead_letter_of,
+    internal_dead_letter,
+)
 from hub.envelope import Envelope, Kind
 from hub.stage import Output, Stateless
 from hub.topics import PERSONS, owner_of
@@ -92,7 +97,13 @@ class Ingress(Stateless):
         self, partition: TopicPartition, records: Sequence[ConsumerRecord[bytes, bytes]]
     ) -> list[Output]:
         now = self.clock()
-        return [self.route(record, now) for record in records]
+        outputs = []
+        for record in records:
+            try:
+                outputs.append(self.route(record, now))
+            except Exception as error:  # a poison pill: never a stuck partition
+                outputs.append(internal_dead_letter(record, error, now))
+        return outputs
 
     def route(self, record: ConsumerRecord[bytes, bytes], now: datetime) -> Output:
         owner = owner_of(record.topic)

@@ -31,3 +31,8 @@ DEAD_LETTERS = Counter("renkei_dead_letters_total", "Messages dead-lettered by r
 DUPLICATES = Counter(
     "renkei_duplicate_requests_total", "Requests whose id was already decided (not re-executed)"
 )
+POISON_PILLS = Counter(
+    "renkei_poison_pills_total",
+    "Records dead-lettered as INTERNAL because the hub's code failed on them, by exception type",
+    ["error"],
+)

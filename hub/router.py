@@ -1,13 +1,16 @@
 """Router: applies the decision core to the hub-internal topic, one partition at a time.
 
-Each input partition owns the state of the persons (and blind-index entries) keyed to it. The
-router decides, produces queries, responses, denials, event deliveries, provision records and
-its own state changes (to the compacted changelog, same partition number) — all in the
-transaction that commits the input offsets (hub.stage). A newly assigned partition is rebuilt
-from the changelog before its first record is processed, so no local file is ever the only copy.
+Each input partition owns the state of the persons (and blind-index entries) keyed to it, in a
+partition store (`hub.partition_state`) that writes its own changelog. For every record the
+router asks the core what to do, applies the changes the core says belong here, forwards the
+ones that belong to another key's partition, and turns the outcome into records: queries,
+responses, denials, event deliveries, provision records. All of it, with the changelog, goes
+out in the transaction that commits the input offsets (hub.stage). A newly assigned partition is
+rebuilt from the changelog before its first record is processed, so no local file is ever the
+only copy.
 
 Everything about what is allowed lives in `hub.core`; this module only turns decisions into
-records and keeps per-partition state where Kafka can rebuild it.
+records.
 """
 
 from __future__ import annotations
@@ -15,45 +18,43 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from datetime import UTC, datetime
 
-from aiokafka import AIOKafkaConsumer
 from aiokafka.structs import ConsumerRecord, TopicPartition
 
 from hub import metrics
-from hub.audit import UNKNOWN_SUBJECT, ChainHead, seal
-from hub.changelog import DECIDED, KEY_HEAD, key_decided, pack_decided, restore, value_of
-from hub.changelog import key_number as k_number
-from hub.changelog import key_person as k_person
-from hub.changelog import key_revoked as k_revoked
-from hub.changelog import key_sequence as k_sequence
-from hub.changelog import key_token as k_token
+from hub.audit import UNKNOWN_SUBJECT, seal
 from hub.control import ControlState
 from hub.core import (
+    AddHolder,
+    ContinueNumberChange,
     Deny,
     Enrolled,
-    HubState,
+    Forward,
     Keyring,
+    Provision,
+    RevokeNumber,
     Route,
     TokenRefused,
     apply,
+    apply_all,
     check_answer,
+    claim_number,
     decide,
-    decide_indexed_enrolment,
+    decide_enrolment,
     plan_event,
     prune,
     record_answer,
     record_decision,
 )
-from hub.core.decision import kind_of
-from hub.core.events import number_claim_refusal
-from hub.core.state import AddHolder, Change, ChangeNumber
-from hub.deadletters import DeadLetterReason, dead_letter, parse_source
+from hub.deadletters import DeadLetterReason, dead_letter, internal_dead_letter, parse_source
 from hub.envelope import Envelope, Kind
+from hub.partition_state import PartitionState
+from hub.readers import read_to_end
 from hub.stage import Output
+from hub.store import StoreError
 from hub.topics import PERSONS, PROVISION_RECORDS, STATE
-from producers.connection import kafka_options
 from renkei.logs import get_logger
 from schemas.codec import DecodeError, decode, encode
 from schemas.models import (
@@ -71,27 +72,12 @@ from schemas.models import (
     RequestDenied,
 )
 from schemas.topics import SEQUENCE_HEADER, inbound
-from schemas.vocabulary import DenialReason, Sector
 
 log = get_logger("hub.router")
 HUB = "hub"
 PORTAL = "portal"
 PRUNE_EVERY_S = 3_600  # forget what can no longer matter, at most hourly (message time)
 KEEP_REQUEST_IDS_S = 8 * 86_400  # idempotency horizon: longer than a reply token lives
-
-
-@dataclass
-class PartitionState:
-    """One router partition's state: its persons, its chain head, its delivery counters."""
-
-    partition: int
-    hub: HubState
-    head: ChainHead = field(default_factory=ChainHead)
-    sequences: dict[str, int] = field(default_factory=dict)
-    dirty: set[bytes] = field(default_factory=set)  # changelog keys changed in this batch
-    decided: list[tuple[str, int]] = field(default_factory=list)  # request ids, this batch
-    decided_batches: dict[bytes, int] = field(default_factory=dict)  # changelog key -> time
-    pruned_at: float = 0.0
 
 
 def _meta(now: datetime, correlation: uuid.UUID | None) -> Metadata:
@@ -118,69 +104,41 @@ class Router:
 
     # --- state lifecycle -----------------------------------------------------------------
 
-    def _new_state(self, partition: int) -> PartitionState:
-        c = self.control
-        # Global parts are shared by reference: a control message updates every partition.
-        hub = HubState(agencies=c.agencies, suspended=c.suspended, rate_policy=c.rate_policy)
-        return PartitionState(partition, hub)
+    def new_state(self, partition: int) -> PartitionState:
+        return PartitionState(partition, self.control)
 
     async def prepare(self, partition: TopicPartition) -> None:
         """Rebuild the partition's state from its changelog (committed records, to the end)."""
-        ps = self._new_state(partition.partition)
-        tp = TopicPartition(STATE, partition.partition)
-        consumer = AIOKafkaConsumer(
-            **kafka_options(self.bootstrap),
-            enable_auto_commit=False,
-            isolation_level="read_committed",
-            group_id=None,
-        )
-        await consumer.start()
-        restored = 0
-        try:
-            consumer.assign([tp])
-            await consumer.seek_to_beginning(tp)
-            end = (await consumer.end_offsets([tp]))[tp]
-            while await consumer.position(tp) < end:
-                batch = await consumer.getmany(tp, timeout_ms=500, max_records=10_000)
-                for record in batch.get(tp, []):
-                    if record.key is not None:
-                        restore(ps, record.key, record.value)
-                        restored += 1
-        finally:
-            await consumer.stop()
+        ps = self.new_state(partition.partition)
+        restored = unreadable = 0
+        async for batch in read_to_end(self.bootstrap, STATE, [partition.partition]):
+            for record in batch:
+                if record.key is None:
+                    continue
+                try:
+                    ps.restore(record.key, record.value)
+                    restored += 1
+                except StoreError:  # written by another version of the hub: say so, go on
+                    unreadable += 1
         self.partitions[partition] = ps
         log.info(
             "partition state restored",
             partition=partition.partition,
             changelog_records=restored,
-            persons=len(ps.hub.persons),
+            unreadable_records=unreadable,
+            persons=len(ps.persons),
         )
 
     def drop(self, partition: TopicPartition) -> None:
         self.partitions.pop(partition, None)
 
     def _maybe_prune(self, ps: PartitionState, now: datetime) -> None:
-        """Drop expired events, consents, proxies, request ids and used tokens, and write
-        tombstones for them, so state and changelog do not grow without bound."""
+        """Forget expired events, consents, proxies, request ids and used tokens (the store
+        writes the tombstones), so state and changelog do not grow without bound."""
         if now.timestamp() - ps.pruned_at < PRUNE_EVERY_S:
             return
         ps.pruned_at = now.timestamp()
-        state = ps.hub
-        tokens, persons = (
-            set(state.used_tokens),
-            dict(state.persons),
-        )
-        prune(state, now, self.control.table.max_window_seconds, KEEP_REQUEST_IDS_S)
-        horizon = now.timestamp() - KEEP_REQUEST_IDS_S
-        for key, at in list(ps.decided_batches.items()):
-            if at < horizon:  # every request id in it is older still: all were pruned
-                del ps.decided_batches[key]
-                ps.dirty.add(key)
-        for token in tokens - state.used_tokens.keys():
-            ps.dirty.add(k_token(token))
-        for person_id, record in persons.items():
-            if state.persons.get(person_id) is not record:
-                ps.dirty.add(k_person(person_id))
+        prune(ps.hub, now, self.control.table.max_window_seconds, KEEP_REQUEST_IDS_S)
 
     # --- processing ----------------------------------------------------------------------
 
@@ -190,19 +148,17 @@ class Router:
         ps = self.partitions[partition]
         outputs: list[Output] = []
         for record in records:
-            outputs.extend(self._one(ps, record))
-        now = datetime.fromtimestamp(records[-1].timestamp / 1000, UTC)
-        if ps.decided:
-            key, at = key_decided(records[0].offset), int(now.timestamp())
-            outputs.append(
-                Output(STATE, pack_decided(at, ps.decided), key=key, partition=ps.partition)
-            )
-            ps.decided_batches[key] = at
-            ps.decided.clear()
-        self._maybe_prune(ps, now)
-        for key in ps.dirty:
-            outputs.append(Output(STATE, value_of(ps, key), key=key, partition=ps.partition))
-        ps.dirty.clear()
+            try:
+                produced = list(self._one(ps, record))
+            except Exception as error:  # a poison pill: never a stuck partition
+                ps.take_back()
+                produced = [internal_dead_letter(record, error, datetime.now(UTC))]
+            else:
+                ps.keep()
+            outputs.extend(produced)
+        self._maybe_prune(ps, datetime.fromtimestamp(records[-1].timestamp / 1000, UTC))
+        for key, value in ps.flush():
+            outputs.append(Output(STATE, value, key=key, partition=ps.partition))
         return outputs
 
     def _one(self, ps: PartitionState, record: ConsumerRecord[bytes, bytes]) -> Iterator[Output]:
@@ -223,15 +179,12 @@ class Router:
         match env.kind:
             case Kind.ENROL:
                 yield from self._enrol(ps, env, now)
-            case Kind.HOLDER:
-                self._holder(ps, env)
-            case Kind.CLAIM_INDEX:
-                yield from self._claim_index(ps, env, now)
-            case Kind.REVOKE_INDEX:
-                assert env.number_index is not None
-                ps.hub.revoked_numbers.add(env.number_index)
-                ps.hub.numbers.pop(env.number_index, None)
-                ps.dirty.update({k_revoked(env.number_index), k_number(env.number_index)})
+            case Kind.HOLDER if env.person_id is not None:
+                apply(ps.hub, AddHolder(env.person_id, env.sender, env.number_index))
+            case Kind.CLAIM_INDEX if env.person_id is not None:
+                yield from self._claim_number(ps, env, env.person_id, now)
+            case Kind.REVOKE_INDEX if env.number_index is not None:
+                apply(ps.hub, RevokeNumber(env.number_index, int(now.timestamp())))
             case Kind.MESSAGE:
                 try:
                     message = decode(env.payload)
@@ -239,6 +192,10 @@ class Router:
                     yield self._dead(env, now, DeadLetterReason.UNDECODABLE, exc.reason.value)
                     return
                 yield from self._message(ps, env, message, now)
+            case _:
+                yield self._dead(
+                    env, now, DeadLetterReason.INVALID, f"a {env.kind} envelope lacks its key"
+                )
 
     def _message(
         self, ps: PartitionState, env: Envelope, message: Message, now: datetime
@@ -273,7 +230,6 @@ class Router:
             return
         decision = decide(request, state, self.control.table, self.control.rollout, self.keys, now)
         record_decision(state, requester, request.request_id, decision, now)
-        ps.decided.append((requester, request.request_id.int))
         correlation = request.metadata.message_id
         if isinstance(decision, Route):
             metrics.OUTCOMES.labels("routed", "").inc()
@@ -301,22 +257,7 @@ class Router:
                 message=decision.message,
             ),
         )
-        yield self._record(
-            ps,
-            now,
-            request_id=request.request_id,
-            requester=requester,
-            provider=request.provider,
-            purpose=request.purpose if decision.row is not None else None,
-            sector=decision.sector,
-            row=decision.row,
-            table_version=decision.table_version,
-            attributes=list(dict.fromkeys(request.attributes)),
-            trigger=request.trigger_event_id,
-            person_id=decision.person_id,
-            proxy_id=decision.proxy_person_id,
-            reason=decision.reason,
-        )
+        yield self._record(ps, now, Provision.denied(request, decision))
 
     def _answer(
         self, ps: PartitionState, env: Envelope, answer: AttributeAnswer, now: datetime
@@ -340,7 +281,6 @@ class Router:
             return
         record_answer(ps.hub, checked, self.keys)
         ticket = checked.ticket
-        ps.dirty.add(k_token(ticket.request_id))
         metrics.OUTCOMES.labels("provided", "").inc()
         yield self._deliver(
             ps,
@@ -354,30 +294,16 @@ class Router:
                 not_held=[*checked.not_held],
             ),
         )
-        yield self._record(
-            ps,
-            now,
-            request_id=ticket.request_id,
-            requester=ticket.requester,
-            provider=ticket.provider,
-            purpose=ticket.purpose,
-            sector=ticket.sector,
-            row=ticket.row,
-            table_version=ticket.table_version,
-            attributes=[v.name for v in checked.values],
-            trigger=ticket.trigger_event_id,
-            person_id=ticket.person_id,
-            proxy_id=ticket.proxy_person_id,
-            reason=None,
-            over_provided=[*checked.over_provided, *checked.ill_typed],
-        )
+        yield self._record(ps, now, Provision.provided(checked))
 
-    # --- enrolment and the blind index ---------------------------------------------------
+    # --- enrolment and number changes: the blind index's partition ---------------------
 
     def _enrol(self, ps: PartitionState, env: Envelope, now: datetime) -> Iterator[Output]:
-        assert env.request_id is not None
+        if env.request_id is None:
+            yield self._dead(env, now, DeadLetterReason.INVALID, "an enrolment without its id")
+            return
         request_id = uuid.UUID(env.request_id)
-        result = decide_indexed_enrolment(
+        result = decide_enrolment(
             request_id, env.sender, env.number_index, ps.hub, self.keys, self.random_bytes(16)
         )
         correlation = None if env.message_id is None else uuid.UUID(env.message_id)
@@ -387,37 +313,13 @@ class Router:
             # neither a second denial nor a second provision record.
             metrics.DUPLICATES.inc()
             if isinstance(result, Enrolled):
-                yield self._deliver(
-                    ps,
-                    env.sender,
-                    EnrolmentConfirmed(
-                        metadata=_meta(now, correlation), request_id=request_id,
-                        person_code=result.code,
-                    ),
-                )  # fmt: skip
+                yield self._confirm(ps, result, now, correlation)
             return
-        ps.hub.processed[seen] = (int(now.timestamp()), DECIDED)
-        ps.decided.append(seen)
+        ps.hub.processed[seen] = int(now.timestamp())
         if isinstance(result, Enrolled):
-            # The index lives here; the person may live in another partition: tell it there.
-            ps.hub.numbers.setdefault(result.number_index, result.person_id)
-            ps.dirty.add(k_number(result.number_index))
-            yield self._deliver(
-                ps,
-                env.sender,
-                EnrolmentConfirmed(
-                    metadata=_meta(now, correlation), request_id=request_id, person_code=result.code
-                ),
-            )
-            holder = Envelope(
-                Kind.HOLDER,
-                sender=env.sender,
-                received_at_us=env.received_at_us,
-                source=env.source,
-                person_id=result.person_id,
-                number_index=result.number_index,
-            )
-            yield Output(PERSONS, holder.to_bytes(), key=result.person_id)
+            apply_all(ps.hub, result.here)
+            yield self._confirm(ps, result, now, correlation)
+            yield from self._forward(env, result.elsewhere)
             return
         metrics.OUTCOMES.labels("denied", result.reason.value).inc()
         yield self._deliver(
@@ -430,38 +332,46 @@ class Router:
                 message=result.message,
             ),
         )
-        yield self._record(
-            ps, now, request_id=request_id, requester=env.sender, provider=None, purpose=None,
-            sector=None, row=None, table_version=None, attributes=[], trigger=None,
-            person_id=None, proxy_id=None, reason=result.reason,
-        )  # fmt: skip
+        yield self._record(ps, now, Provision.enrolment_denied(request_id, env.sender, result))
 
-    def _holder(self, ps: PartitionState, env: Envelope) -> None:
-        assert env.person_id is not None
-        apply(ps.hub, AddHolder(env.person_id, env.sender))
-        record = ps.hub.persons[env.person_id]
-        if record.number_index is None and env.number_index is not None:
-            ps.hub.persons[env.person_id] = replace(record, number_index=env.number_index)
-        ps.dirty.add(k_person(env.person_id))
-
-    def _claim_index(self, ps: PartitionState, env: Envelope, now: datetime) -> Iterator[Output]:
-        """A number change, where its new number's index lives: refused if the number is
-        revoked or someone else's, else the index is the person's from now on (so no enrolment
-        with the new number can create another person) and the change goes on to the person."""
-        assert env.number_index is not None
-        assert env.person_id is not None
-        refused = number_claim_refusal(
-            kind_of(ps.hub, env.sender), env.number_index, env.person_id, ps.hub
+    def _confirm(
+        self, ps: PartitionState, enrolled: Enrolled, now: datetime, correlation: uuid.UUID | None
+    ) -> Output:
+        confirmation = EnrolmentConfirmed(
+            metadata=_meta(now, correlation),
+            request_id=enrolled.request_id,
+            person_code=enrolled.code,
         )
-        if refused is not None:
+        return self._deliver(ps, enrolled.agency, confirmation)
+
+    def _claim_number(
+        self, ps: PartitionState, env: Envelope, person_id: bytes, now: datetime
+    ) -> Iterator[Output]:
+        claimed = claim_number(env.sender, env.number_index, person_id, ps.hub)
+        if isinstance(claimed, Deny):
             yield self._dead(
-                env, now, DeadLetterReason.INVALID, f"{refused.reason}: {refused.message}"
+                env, now, DeadLetterReason.INVALID, f"{claimed.reason}: {claimed.message}"
             )
             return
-        ps.hub.numbers[env.number_index] = env.person_id
-        ps.dirty.add(k_number(env.number_index))
-        onward = replace(env, kind=Kind.MESSAGE)
-        yield Output(PERSONS, onward.to_bytes(), key=env.person_id)
+        apply_all(ps.hub, claimed.here)
+        yield from self._forward(env, claimed.elsewhere)
+
+    def _forward(self, env: Envelope, forwards: Sequence[Forward]) -> Iterator[Output]:
+        """Send each change to the partition of its key, as the envelope that carries it."""
+        at, source = env.received_at_us, env.source
+        for forward in forwards:
+            match forward.change:
+                case AddHolder(person_id, agency, index):
+                    onward = Envelope(
+                        Kind.HOLDER, agency, at, source, person_id=person_id, number_index=index
+                    )
+                case RevokeNumber(index):
+                    onward = Envelope(Kind.REVOKE_INDEX, env.sender, at, source, number_index=index)
+                case ContinueNumberChange(person_id, index):
+                    onward = replace(
+                        env, kind=Kind.MESSAGE, person_id=person_id, number_index=index
+                    )
+            yield Output(PERSONS, onward.to_bytes(), key=forward.key)
 
     # --- events and notices --------------------------------------------------------------
 
@@ -475,28 +385,10 @@ class Router:
         if isinstance(plan, Deny):
             yield self._dead(env, now, DeadLetterReason.INVALID, f"{plan.reason}: {plan.message}")
             return
-        for change in plan.changes:
-            yield from self._apply(ps, env, change)
+        apply_all(ps.hub, plan.changes)
+        yield from self._forward(env, plan.forwards)
         for delivery in plan.deliveries:
             yield self._deliver(ps, delivery.agency, delivery.event)
-
-    def _apply(self, ps: PartitionState, env: Envelope, change: Change) -> Iterator[Output]:
-        if isinstance(change, ChangeNumber):
-            # The old index lives in its own partition: revoke it there.
-            record = ps.hub.person(change.person_id)
-            old = record.number_index
-            ps.hub.persons[change.person_id] = replace(record, number_index=change.new_index)
-            ps.dirty.add(k_person(change.person_id))
-            base = {"sender": env.sender, "received_at_us": env.received_at_us,
-                    "source": env.source, "person_id": change.person_id}  # fmt: skip
-            if old is not None and old != change.new_index:  # the new one was claimed already
-                revoke = Envelope(Kind.REVOKE_INDEX, number_index=old, **base)  # type: ignore[arg-type]
-                yield Output(PERSONS, revoke.to_bytes(), key=old)
-            return
-        apply(ps.hub, change)
-        person = getattr(change, "person_id", None) or getattr(change, "principal_id", None)
-        if person is not None:
-            ps.dirty.add(k_person(person))
 
     def _notice(
         self, ps: PartitionState, env: Envelope, notice: Notice, now: datetime
@@ -516,7 +408,6 @@ class Router:
         """To agency.<id>.in, numbered per (partition, agency) so the agency can see a gap."""
         n = ps.sequences.get(agency, 0) + 1
         ps.sequences[agency] = n
-        ps.dirty.add(k_sequence(agency))
         return Output(
             inbound(agency),
             encode(message),
@@ -524,50 +415,34 @@ class Router:
             headers=((SEQUENCE_HEADER, f"{ps.partition}:{n}".encode()),),
         )
 
-    def _record(
-        self,
-        ps: PartitionState,
-        now: datetime,
-        *,
-        request_id: uuid.UUID,
-        requester: str,
-        provider: str | None,
-        purpose: str | None,
-        sector: Sector | None,
-        row: str | None,
-        table_version: str | None,
-        attributes: list[str],
-        trigger: uuid.UUID | None,
-        person_id: bytes | None,
-        proxy_id: bytes | None,
-        reason: DenialReason | None,
-        over_provided: list[str] | None = None,
-    ) -> Output:
+    def _record(self, ps: PartitionState, now: datetime, provision: Provision) -> Output:
+        """The provision record of one outcome, sealed into this partition's hash chain."""
         codes = self.keys.codes
+        person, proxy = provision.person_id, provision.proxy_person_id
         record = ProvisionRecord(
             metadata=_meta(now, None),
             record_id=uuid.uuid4(),
-            request_id=request_id,
-            requester=requester,
-            provider=provider,
-            purpose=purpose,
-            sector=sector,
-            legal_basis_row=row,
-            table_version=table_version,
-            attributes=attributes,
-            trigger_event_id=trigger,
-            subject_code=UNKNOWN_SUBJECT if person_id is None else codes.encode(PORTAL, person_id),
-            proxy_code=None if proxy_id is None else codes.encode(PORTAL, proxy_id),
-            outcome=Outcome.PROVIDED if reason is None else Outcome.DENIED,
-            reason=reason,
-            over_provided=over_provided or [],
+            request_id=provision.request_id,
+            requester=provision.requester,
+            provider=provision.provider,
+            purpose=provision.purpose,
+            sector=provision.sector,
+            legal_basis_row=provision.row,
+            table_version=provision.table_version,
+            attributes=list(provision.attributes),
+            trigger_event_id=provision.trigger_event_id,
+            subject_code=UNKNOWN_SUBJECT if person is None else codes.encode(PORTAL, person),
+            proxy_code=None if proxy is None else codes.encode(PORTAL, proxy),
+            outcome=Outcome.PROVIDED if provision.reason is None else Outcome.DENIED,
+            reason=provision.reason,
+            over_provided=list(provision.over_provided),
             chain_partition=ps.partition,
             chain_sequence=0,
             previous_hash=b"",
             record_hash=b"",
         )
-        value, ps.head = seal(record, ps.partition, ps.head)
-        ps.dirty.add(KEY_HEAD)
+        value, head = seal(record, ps.partition, ps.head.get())
+        ps.head.set(head)
         return Output(PROVISION_RECORDS, value, partition=ps.partition)
 
     def _dead(self, env: Envelope, now: datetime, reason: DeadLetterReason, detail: str) -> Output:

@@ -236,9 +236,11 @@ class Stage:
             if consumer is not None and tp in consumer.assignment():
                 consumer.seek(tp, records[0].offset)
             return
-        outputs = self.processor.process(tp, records)
         began = time.perf_counter()
         try:
+            # Processors dead-letter a record their code fails on; should the batch fail
+            # anyway, the partition is re-initialised below rather than the stage stopped.
+            outputs = self.processor.process(tp, records)
             await producer.begin_transaction()
             futures = await _send_batched(producer, outputs)
             await asyncio.wait_for(asyncio.gather(*futures), self.config.commit_timeout_s)

@@ -5,13 +5,7 @@ The Kafka shell calls what is re-exported here; everything else is internal.
 """
 
 from hub.core.answers import CheckedAnswer, check_answer, record_answer
-from hub.core.decision import (
-    decide,
-    decide_enrolment,
-    decide_indexed_enrolment,
-    enrolment_change,
-    kind_of,
-)
+from hub.core.decision import decide, kind_of
 from hub.core.events import EventPlan, plan_event
 from hub.core.fanout import Delivery
 from hub.core.keyring import Keyring
@@ -22,11 +16,18 @@ from hub.core.legal_basis import (
     default_table,
     parse_published_table,
 )
-from hub.core.outcomes import Decision, Deny, Enrolled, Route
+from hub.core.numbers import Enrolled, NumberClaimed, claim_number, decide_enrolment
+from hub.core.outcomes import Decision, Deny, Route
+from hub.core.provision import Provision
 from hub.core.rollout import Rollout, RolloutRefused, apply_rollout_change, initial_rollout
 from hub.core.state import (
+    AddHolder,
+    Change,
+    ContinueNumberChange,
+    Forward,
     HubState,
     PersonRecord,
+    RevokeNumber,
     apply,
     apply_all,
     prune,
@@ -37,20 +38,27 @@ from hub.core.state import (
 from hub.core.tokens import ReplyTicket, TokenRefused
 
 __all__ = [
+    "AddHolder",
+    "Change",
     "CheckedAnswer",
+    "ContinueNumberChange",
     "Decision",
     "Delivery",
     "Deny",
     "Enrolled",
     "EventPlan",
+    "Forward",
     "HubState",
     "KeySet",
     "KeySetError",
     "Keyring",
     "LegalBasisTable",
     "LegalBasisTableError",
+    "NumberClaimed",
     "PersonRecord",
+    "Provision",
     "ReplyTicket",
+    "RevokeNumber",
     "Rollout",
     "RolloutRefused",
     "Route",
@@ -59,11 +67,10 @@ __all__ = [
     "apply_all",
     "apply_rollout_change",
     "check_answer",
+    "claim_number",
     "decide",
     "decide_enrolment",
-    "decide_indexed_enrolment",
     "default_table",
-    "enrolment_change",
     "initial_rollout",
     "kind_of",
     "load_key_set",

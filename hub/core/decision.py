@@ -11,16 +11,14 @@ name agencies, rows, purposes and attribute names only.
 from __future__ import annotations
 
 from datetime import datetime
-from uuid import UUID
 
 from hub.core.keyring import Keyring
 from hub.core.legal_basis import LegalBasisTable
-from hub.core.outcomes import Deny, Enrolled, Route
+from hub.core.outcomes import Deny, Route
 from hub.core.rollout import Rollout
-from hub.core.state import EMPTY_PERSON, Enrol, HubState, budget_available
+from hub.core.state import EMPTY_PERSON, HubState, budget_available
 from hub.core.tokens import ReplyTicket
-from schemas import individual_number
-from schemas.models import AttributeRequest, Enrolment
+from schemas.models import AttributeRequest
 from schemas.vocabulary import AgencyKind, DenialReason, InvalidAgencyId, agency_kind
 
 R = DenialReason
@@ -47,13 +45,10 @@ def decide(
 ) -> Route | Deny:
     """Route the request to its provider or deny it with the first failing step's reason.
 
-    A request id already decided for this requester returns the recorded decision (requests
-    are idempotent by id). The caller then applies `state.record_decision`.
+    The shell answers a request id it decided before from its record, without deciding again;
+    after deciding it applies `state.record_decision`.
     """
     requester = request.metadata.sender
-    previous = state.processed.get((requester, request.request_id.int))
-    if previous is not None:
-        return previous[1]
     provider = request.provider
     requester_kind = kind_of(state, requester)
     provider_kind = kind_of(state, provider)
@@ -211,52 +206,3 @@ def decide(
         person_id,
         proxy_id,
     )
-
-
-def decide_enrolment(
-    enrolment: Enrolment, state: HubState, keys: Keyring, fresh_person_id: bytes
-) -> Enrolled | Deny:
-    """Map the presented number to its person (a new one, `fresh_person_id`, on first sight)
-    and give the agency its code. The caller applies `enrolment_change(result)`."""
-    number = enrolment.individual_number
-    index = keys.number_index(number) if individual_number.is_valid(number) else None
-    return decide_indexed_enrolment(
-        enrolment.request_id, enrolment.metadata.sender, index, state, keys, fresh_person_id
-    )
-
-
-def decide_indexed_enrolment(
-    request_id: UUID,
-    agency: str,
-    number_index: bytes | None,
-    state: HubState,
-    keys: Keyring,
-    fresh_person_id: bytes,
-) -> Enrolled | Deny:
-    """`decide_enrolment` once the number is reduced to its blind index (None: not a valid
-    number). The hub's shell computes the index where the message enters, so the number itself
-    never reaches a hub-internal topic."""
-    if kind_of(state, agency) is None:
-        return Deny(R.MALFORMED, "only an agency can enrol a person")
-    if number_index is None:
-        return Deny(R.MALFORMED, "the individual number is not 12 digits with a valid check digit")
-    if number_index in state.revoked_numbers:
-        return Deny(
-            R.NUMBER_REVOKED,
-            "this individual number was replaced by a number change; enrol with the new number",
-        )
-    known = state.numbers.get(number_index)
-    person_id = fresh_person_id if known is None else known
-    return Enrolled(
-        request_id=request_id,
-        agency=agency,
-        person_id=person_id,
-        code=keys.codes.encode(agency, person_id),
-        number_index=number_index,
-        new_person=known is None,
-    )
-
-
-def enrolment_change(enrolled: Enrolled) -> Enrol:
-    """The state change an accepted enrolment makes (blind index entry, directory entry)."""
-    return Enrol(enrolled.person_id, enrolled.number_index, enrolled.agency)

@@ -8,7 +8,8 @@ Trust rules, because a field alone proves nothing about who vouches for it:
 - a voluntary (or legal) ProxyRegistered authorises only when the principal confirmed it
   (published by the portal or a municipality) or a municipality checked it at its counter;
   registered by the would-be proxy alone it is recorded and authorises nothing;
-- a NumberChanged comes from a municipality, with a valid new number not used by anyone else.
+- a NumberChanged comes from a municipality, with a valid new number not used by anyone else
+  (checked where the new number's index lives: `numbers.claim_number`).
 """
 
 from __future__ import annotations
@@ -26,19 +27,20 @@ from hub.core.state import (
     ALL_SCOPES,
     AddHolder,
     Change,
-    ChangeNumber,
     Confirmation,
     Consent,
     EventRecord,
+    Forward,
     GiveConsent,
     GrantProxy,
     HubState,
+    MoveNumber,
     ProxyGrant,
     RecordEvent,
+    RevokeNumber,
     RevokeProxy,
     WithdrawConsent,
 )
-from schemas import individual_number
 from schemas.models import (
     ApplicationReceived,
     ClinicalUpdate,
@@ -74,24 +76,9 @@ _CONFIRMERS = {
 @dataclass(frozen=True, slots=True)
 class EventPlan:
     person_id: bytes
-    changes: tuple[Change, ...]
+    changes: tuple[Change, ...]  # to apply in this partition (the person's)
     deliveries: tuple[Delivery, ...]
-
-
-def number_claim_refusal(
-    publisher_kind: AgencyKind | None, index: bytes | None, person_id: bytes, state: HubState
-) -> Deny | None:
-    """Why a number change may not give `person_id` the number whose blind index is `index`
-    (None: it may). `state` must hold that index's entries: the shell asks where they live."""
-    if publisher_kind is not AgencyKind.MUNICIPALITY:
-        return Deny(R.MALFORMED, "a number change is published by a municipality")
-    if index is None:
-        return Deny(R.MALFORMED, "a number change needs a valid new individual number")
-    if index in state.revoked_numbers:
-        return Deny(R.NUMBER_REVOKED, "the new individual number was itself revoked")
-    if state.numbers.get(index, person_id) != person_id:
-        return Deny(R.MALFORMED, "the new individual number belongs to another person")
-    return None
+    forwards: tuple[Forward, ...] = ()  # for the partitions of other keys
 
 
 def _seconds(moment: datetime | date) -> int:
@@ -106,14 +93,16 @@ def plan_event(
     table: LegalBasisTable,
     rollout: Rollout,
     keys: Keyring,
+    *,
     new_number_index: bytes | None = None,
 ) -> EventPlan | Deny:
     """Decode the event's person codes under the publisher's key, derive its state changes and
     its fan-out. An unknown code is UNKNOWN_CODE; an event from the wrong kind of publisher or
     with an unusable number is MALFORMED (the shell dead-letters either).
 
-    For a NumberChanged whose number the shell already reduced to its blind index (so that the
-    number never enters a hub-internal topic), pass that index as `new_number_index`."""
+    A NumberChanged reaches the person after its new number was reduced to its blind index
+    (the number never enters a hub-internal topic) and claimed where that index lives
+    (`numbers.claim_number`): pass the index as `new_number_index`."""
     publisher = event.metadata.sender
     publisher_kind = kind_of(state, publisher)
     if publisher_kind is None:
@@ -132,6 +121,7 @@ def plan_event(
         # and was delivered the first time; nobody hears of it twice.
         return EventPlan(subject, (), ())
     changes: list[Change] = []
+    forwards: list[Forward] = []
     match event:
         case Relocation() if publisher != event.to_municipality:
             return Deny(R.MALFORMED, "a relocation is reported by the destination municipality")
@@ -174,15 +164,15 @@ def plan_event(
         case ProxyRevoked():
             changes.append(RevokeProxy(subject, persons["proxy_code"]))
         case NumberChanged():
-            number = event.new_number
-            index = new_number_index
-            if index is None and number is not None and individual_number.is_valid(number):
-                index = keys.number_index(number)
-            refused = number_claim_refusal(publisher_kind, index, subject, state)
-            if refused is not None:
-                return refused
-            assert index is not None
-            changes.append(ChangeNumber(subject, index))
+            if publisher_kind is not AgencyKind.MUNICIPALITY:
+                return Deny(R.MALFORMED, "a number change is published by a municipality")
+            if new_number_index is None:
+                return Deny(R.MALFORMED, "a number change needs a valid new individual number")
+            changes.append(MoveNumber(subject, new_number_index))
+            old = state.person(subject).number_index
+            if old is not None and old != new_number_index:
+                at = _seconds(event.metadata.occurred_at)
+                forwards.append(Forward(old, RevokeNumber(old, at)))
     deliveries = fan_out(event, persons, state, table, rollout, keys)
     event_type = EventType(event.MESSAGE_TYPE)
     if event_type in TRIGGER_TYPES:
@@ -202,4 +192,4 @@ def plan_event(
             procedure=event.procedure if isinstance(event, ApplicationReceived) else None,
         )
         changes.insert(0, RecordEvent(subject, record))
-    return EventPlan(subject, tuple(changes), deliveries)
+    return EventPlan(subject, tuple(changes), deliveries, tuple(forwards))

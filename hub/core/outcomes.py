@@ -1,4 +1,4 @@
-"""What the decision core returns: a route, a denial, an enrolment — values, not exceptions.
+"""What the decision core returns: a route or a denial — values, not exceptions.
 
 Codes, tokens and person ids are left out of the repr, so a logged outcome leaks none.
 """
@@ -61,18 +61,6 @@ class Route(NamedTuple):
             f"Route(request_id={self.request_id}, requester={self.requester!r}, "
             f"provider={self.provider!r}, row={self.row!r}, attributes={self.attributes!r})"
         )
-
-
-@dataclass(frozen=True, slots=True)
-class Enrolled:
-    """An accepted enrolment: `code` goes back to the agency in EnrolmentConfirmed."""
-
-    request_id: UUID
-    agency: str
-    person_id: bytes = field(repr=False)
-    code: bytes = field(repr=False)
-    number_index: bytes = field(repr=False)
-    new_person: bool
 
 
 Decision = Route | Deny

@@ -1,22 +1,25 @@
 """The hub's state as plain data, changed only by explicit, deterministic update functions.
 
-Two parts:
-- per person (`PersonRecord`, keyed by person id): events seen, consents, proxies, which
-  agencies hold the person (the directory), the blind index of the current number. Records are
-  immutable and small; an update replaces a record, and `to_bytes`/`from_bytes` give the value
-  for a changelog partitioned by person id.
-- global (broadcast to every replica): the blind index, revoked numbers, the agency registry,
-  suspensions, rate budgets, processed request ids and used reply tokens.
+`HubState` is what one partition of the hub-internal topic sees:
+- partitioned (each entry lives in the partition of its key, in the shell's partition store):
+  per person (`PersonRecord`, keyed by person id: events seen, consents, proxies, the agencies
+  that hold the person, the blind index of the current number); per blind index (the person it
+  points to, or its revocation); per request of the persons here (decided request ids, used
+  reply tokens, rate budgets). Records are immutable and small; an update replaces a record.
+- broadcast (the same in every partition, from the control topic): the agency registry,
+  suspensions, the rate policy.
 
-The planners (`decision`, `fanout`) never change state: they return values and `Change`s, and
-`apply` applies a change. Times are whole seconds since the epoch (UTC), passed in.
+The planners (`decision`, `events`, `numbers`) never change state: they return values and
+`Change`s. A change to apply in this partition is applied with `apply`; a change that belongs to
+the partition of another key comes back as a `Forward` the shell sends there. Times are whole
+seconds since the epoch (UTC), passed in.
 """
 
 from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, MutableMapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
@@ -219,16 +222,19 @@ class RatePolicy:
 
 @dataclass(slots=True)
 class HubState:
-    persons: dict[bytes, PersonRecord] = field(default_factory=dict)
-    numbers: dict[bytes, bytes] = field(default_factory=dict)  # blind index -> person id
-    revoked_numbers: set[bytes] = field(default_factory=set)
+    """One partition's view. The shell passes its store's tables as the partitioned mappings
+    (so every change is written to the changelog) and shares the broadcast ones."""
+
+    persons: MutableMapping[bytes, PersonRecord] = field(default_factory=dict)
+    numbers: MutableMapping[bytes, bytes] = field(default_factory=dict)  # blind index -> person
+    revoked_numbers: MutableMapping[bytes, int] = field(default_factory=dict)  # index -> when
     agencies: dict[str, AgencyEntry] = field(default_factory=dict)
     suspended: dict[str, str] = field(default_factory=dict)  # agency -> reason
     rate_policy: RatePolicy = field(default_factory=RatePolicy)
-    budgets: dict[str, tuple[float, float]] = field(default_factory=dict)  # tokens, at
-    # (requester, request id as int: hashing a UUID object calls Python code) -> (when, decision)
-    processed: dict[tuple[str, int], tuple[int, Decision]] = field(default_factory=dict)
-    used_tokens: dict[UUID, int] = field(default_factory=dict)  # request id -> token expiry
+    budgets: MutableMapping[str, tuple[float, float]] = field(default_factory=dict)  # tokens, at
+    # (requester, request id as int: hashing a UUID object calls Python code) -> when decided
+    processed: MutableMapping[tuple[str, int], int] = field(default_factory=dict)
+    used_tokens: MutableMapping[UUID, int] = field(default_factory=dict)  # request id -> expiry
 
     def person(self, person_id: bytes) -> PersonRecord:
         return self.persons.get(person_id, EMPTY_PERSON)
@@ -252,16 +258,22 @@ def spend_budget(state: HubState, agency: str, now: float) -> None:
 
 
 @dataclass(frozen=True, slots=True)
-class Enrol:
-    person_id: bytes
+class IndexNumber:
+    """An enrolment, where the blind index lives: the index points to the person (first one
+    wins: an enrolment never moves an index)."""
+
     number_index: bytes
-    agency: str
+    person_id: bytes
 
 
 @dataclass(frozen=True, slots=True)
 class AddHolder:
+    """`agency` holds the person (enrolled them, or was referred to them); from an enrolment,
+    also the index of the number it enrolled with, if the person has none yet."""
+
     person_id: bytes
     agency: str
+    number_index: bytes | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -296,23 +308,59 @@ class RevokeProxy:
 
 
 @dataclass(frozen=True, slots=True)
-class ChangeNumber:
-    """Re-point the blind index to the same person and revoke the old number."""
+class ClaimNumber:
+    """A number change, where the new number's index lives: it points to the person now."""
+
+    number_index: bytes
+    person_id: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class MoveNumber:
+    """A number change, where the person lives: the person's current number is the new one."""
+
+    person_id: bytes
+    new_index: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class RevokeNumber:
+    """A number change, where the old number's index lives: enrolment with it is refused."""
+
+    number_index: bytes
+    at: int
+
+
+@dataclass(frozen=True, slots=True)
+class ContinueNumberChange:
+    """The new number is claimed: carry the number change on to the person's partition."""
 
     person_id: bytes
     new_index: bytes
 
 
 Change = (
-    Enrol
+    IndexNumber
     | AddHolder
     | RecordEvent
     | GiveConsent
     | WithdrawConsent
     | GrantProxy
     | RevokeProxy
-    | ChangeNumber
+    | ClaimNumber
+    | MoveNumber
+    | RevokeNumber
 )
+
+
+@dataclass(frozen=True, slots=True)
+class Forward:
+    """What must happen in the partition that owns `key` (a person id or a blind index): the
+    shell sends it there, and that partition applies it (or, for a number change, plans the
+    event with the claimed index)."""
+
+    key: bytes
+    change: AddHolder | RevokeNumber | ContinueNumberChange
 
 
 def _with_holder(record: PersonRecord, agency: str) -> PersonRecord:
@@ -325,14 +373,15 @@ def apply(state: HubState, change: Change) -> None:
     """Apply one change. Deterministic: every replica applying the same changes agrees."""
     persons = state.persons
     match change:
-        case Enrol(person_id, index, agency):
-            state.numbers.setdefault(index, person_id)
+        case IndexNumber(index, person_id):
+            if index not in state.numbers:
+                state.numbers[index] = person_id
+        case AddHolder(person_id, agency, index):
             record = _with_holder(state.person(person_id), agency)
-            if record.number_index is None:
+            if record.number_index is None and index is not None:
                 record = replace(record, number_index=index)
-            persons[person_id] = record
-        case AddHolder(person_id, agency):
-            persons[person_id] = _with_holder(state.person(person_id), agency)
+            if record is not state.persons.get(person_id):
+                persons[person_id] = record
         case RecordEvent(person_id, event):
             record = state.person(person_id)
             kept_events = tuple(e for e in record.events if e.event_id != event.event_id)
@@ -366,13 +415,13 @@ def apply(state: HubState, change: Change) -> None:
             record = state.person(principal_id)
             kept_proxies = tuple(p for p in record.proxies if p.proxy_id != proxy_id)
             persons[principal_id] = replace(record, proxies=kept_proxies)
-        case ChangeNumber(person_id, new_index):
-            record = state.person(person_id)
-            if record.number_index is not None and record.number_index != new_index:
-                state.revoked_numbers.add(record.number_index)
-                state.numbers.pop(record.number_index, None)
-            state.numbers[new_index] = person_id
-            persons[person_id] = replace(record, number_index=new_index)
+        case ClaimNumber(index, person_id):
+            state.numbers[index] = person_id
+        case MoveNumber(person_id, new_index):
+            persons[person_id] = replace(state.person(person_id), number_index=new_index)
+        case RevokeNumber(index, at):
+            state.revoked_numbers[index] = at
+            state.numbers.pop(index, None)
 
 
 def apply_all(state: HubState, changes: Iterable[Change]) -> None:
@@ -403,8 +452,8 @@ def set_suspension(state: HubState, agency: str, suspended: bool, reason: str) -
 def record_decision(
     state: HubState, requester: str, request_id: UUID, decision: Decision, now: datetime
 ) -> None:
-    """After `decide`: remember the outcome for idempotency and spend the rate budget."""
-    state.processed[(requester, request_id.int)] = (int(now.timestamp()), decision)
+    """After `decide`: remember the request id for idempotency and spend the rate budget."""
+    state.processed[(requester, request_id.int)] = int(now.timestamp())
     if isinstance(decision, Route):
         spend_budget(state, requester, now.timestamp())
 
@@ -430,5 +479,7 @@ def prune(state: HubState, at: datetime, keep_events_for: int, keep_processed_fo
         if pruned != record:
             state.persons[person_id] = pruned
     old = now - keep_processed_for
-    state.processed = {k: v for k, v in state.processed.items() if v[0] >= old}
-    state.used_tokens = {k: v for k, v in state.used_tokens.items() if v > now}
+    for key in [k for k, at in state.processed.items() if at < old]:
+        del state.processed[key]
+    for request_id in [k for k, expiry in state.used_tokens.items() if expiry <= now]:
+        del state.used_tokens[request_id]

@@ -14,14 +14,13 @@ from datetime import timedelta
 
 import pytest
 
-from hub.core.decision import decide, decide_enrolment
-from hub.core.outcomes import Deny, Enrolled, Route
+from hub.core.numbers import Enrolled
+from hub.core.outcomes import Deny, Route
 from hub.core.rollout import Rollout, apply_rollout_change
 from hub.core.state import RatePolicy, set_suspension
 from schemas.models import (
     ConsentWithdrawn,
     DependencyChanged,
-    Enrolment,
     ProxyRegistered,
 )
 from schemas.vocabulary import DenialReason as R
@@ -184,30 +183,6 @@ def test_a_voluntary_proxy_checked_at_the_municipal_counter_may_act_within_scope
         )
     )
     assert isinstance(moved.ask_osaka_for_income(proxy_code=helper), Route)
-
-
-def test_a_repeated_request_id_is_answered_with_the_recorded_decision() -> None:
-    moved = moved_from_osaka_to_chiyoda()
-    w = moved.world
-    request_id = uuid.uuid4()
-    from schemas.models import AttributeRequest
-
-    request = AttributeRequest(
-        metadata=metadata("mun-13101", w.now),
-        request_id=request_id,
-        person_code=moved.chiyoda,
-        provider="mun-27100",
-        purpose="national_health_insurance_premium",
-        legal_basis_row="hi-01",
-        attributes=["taxable_income"],
-        trigger_event_id=moved.relocation,
-    )
-    first = decide(request, w.state, w.table, w.rollout, w.keys, w.now)
-    from hub.core.state import record_decision
-
-    record_decision(w.state, "mun-13101", request_id, first, w.now)
-    w.rollout = rollout_at(1)  # even if the world changed since, the answer is the record
-    assert decide(request, w.state, w.table, w.rollout, w.keys, w.now) is first
 
 
 # ---- every denial reason, as it happens ---------------------------------------------------
@@ -482,20 +457,11 @@ def test_first_enrolment_creates_the_person_and_the_second_agency_finds_them() -
 
 def test_enrolment_with_a_malformed_number_or_by_a_non_agency_is_malformed() -> None:
     w = World()
-    bad = Enrolment.model_construct(
-        metadata=metadata("mun-13101", w.now),
-        request_id=uuid.uuid4(),
-        individual_number="123456789012",
-    )
-    refused = decide_enrolment(bad, w.state, w.keys, bytes(16))
+    w.register("mun-13101")
+    refused = w.try_enrol("mun-13101", "123456789012")  # ingress finds no valid number
     assert isinstance(refused, Deny)
     assert refused.reason is R.MALFORMED
     assert "123456789012" not in refused.message
-    by_operator = Enrolment(
-        metadata=metadata("op-admin", w.now),
-        request_id=uuid.uuid4(),
-        individual_number=w.new_number(),
-    )
-    refused = decide_enrolment(by_operator, w.state, w.keys, bytes(16))
+    refused = w.try_enrol("op-admin", w.new_number())
     assert isinstance(refused, Deny)
     assert refused.reason is R.MALFORMED

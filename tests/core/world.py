@@ -1,7 +1,9 @@
 """A small world of agencies and people for scenario tests: keys, state, table, rollout, clock.
 
-Every step goes through the core's public functions (decide_enrolment, plan_event, decide,
-apply...), exactly as the Kafka shell will call them.
+Every step goes through the core's public functions exactly as the router calls them: an
+enrolment is decided where its blind index lives and forwards the new holder to the person; a
+number change claims its new index first, then moves the person, then revokes the old index.
+The world is one partition, so every `Forward` comes back to the same state, in order.
 """
 
 from __future__ import annotations
@@ -12,23 +14,32 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from hub.core.decision import decide, decide_enrolment, enrolment_change
+from hub.core.decision import decide
 from hub.core.events import EventPlan, plan_event
 from hub.core.keyring import Keyring
 from hub.core.legal_basis import LegalBasisTable, default_table
-from hub.core.outcomes import Deny, Enrolled, Route
+from hub.core.numbers import Enrolled, claim_number, decide_enrolment
+from hub.core.outcomes import Deny, Route
 from hub.core.rollout import Rollout
-from hub.core.state import HubState, apply, apply_all, record_decision, register_agency
+from hub.core.state import (
+    ContinueNumberChange,
+    Forward,
+    HubState,
+    apply,
+    apply_all,
+    record_decision,
+    register_agency,
+)
 from schemas import individual_number
 from schemas.models import (
     ApplicationReceived,
     AttributeRequest,
     ClinicalUpdate,
     ConsentGiven,
-    Enrolment,
     IncomeDetermined,
     Message,
     Metadata,
+    NumberChanged,
     Relocation,
 )
 from schemas.vocabulary import EventType, agency_kind
@@ -74,21 +85,47 @@ class World:
         return result.code
 
     def try_enrol(self, agency: str, number: str) -> Enrolled | Deny:
-        enrolment = Enrolment(
-            metadata=metadata(agency, self.now),
-            request_id=uuid.uuid4(),
-            individual_number=number,
+        # ingress reduces the number to its blind index (None: not a valid number)
+        index = self.keys.number_index(number) if individual_number.is_valid(number) else None
+        result = decide_enrolment(
+            uuid.uuid4(), agency, index, self.state, self.keys, self.rng.randbytes(16)
         )
-        result = decide_enrolment(enrolment, self.state, self.keys, self.rng.randbytes(16))
         if isinstance(result, Enrolled):
-            apply(self.state, enrolment_change(result))
+            apply_all(self.state, result.here)
+            self._forward(result.elsewhere)
         return result
 
     def publish(self, event: Message) -> EventPlan:
-        plan = plan_event(event, self.state, self.table, self.rollout, self.keys)
+        plan = self.try_publish(event)
         assert not isinstance(plan, Deny), plan
-        apply_all(self.state, plan.changes)
         return plan
+
+    def try_publish(self, event: Message) -> EventPlan | Deny:
+        index = None
+        if isinstance(event, NumberChanged):  # as ingress does, then the new index's partition
+            number, sender = event.new_number, event.metadata.sender
+            if number is not None and individual_number.is_valid(number):
+                index = self.keys.number_index(number)
+            person = self.keys.codes.decode(sender, event.person_code)
+            if index is not None and person is not None:
+                claimed = claim_number(sender, index, person, self.state)
+                if isinstance(claimed, Deny):
+                    return claimed
+                apply_all(self.state, claimed.here)
+                assert [type(f.change) for f in claimed.elsewhere] == [ContinueNumberChange]
+            event = event.model_copy(update={"new_number": None})
+        plan = plan_event(
+            event, self.state, self.table, self.rollout, self.keys, new_number_index=index
+        )
+        if not isinstance(plan, Deny):
+            apply_all(self.state, plan.changes)
+            self._forward(plan.forwards)
+        return plan
+
+    def _forward(self, forwards: tuple[Forward, ...]) -> None:
+        for forward in forwards:
+            assert not isinstance(forward.change, ContinueNumberChange)
+            apply(self.state, forward.change)
 
     def relocation(self, code: bytes, from_mun: str, to_mun: str) -> uuid.UUID:
         meta = metadata(to_mun, self.now)

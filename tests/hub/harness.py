@@ -21,6 +21,7 @@ from hub.core import Keyring, parse_key_set
 from hub.core.keys import generate_key_set
 from hub.core.state import RatePolicy
 from hub.onboarding import change_rollout, onboard_agency
+from hub.readers import partitions_of
 from hub.service import Hub, HubConfig
 from hub.topics import TopicLayout
 from producers.connection import kafka_options
@@ -76,10 +77,10 @@ class ScriptedAgency:
         await self._producer.start()
         await self._consumer.start()
         topic = inbound(self.id)
-        parts = self._consumer.partitions_for_topic(topic)
+        parts = await partitions_of(self.bootstrap, topic)
         while not parts:
-            await self._consumer._client.force_metadata_update()
-            parts = self._consumer.partitions_for_topic(topic)
+            await asyncio.sleep(0.2)
+            parts = await partitions_of(self.bootstrap, topic)
         tps = [TopicPartition(topic, p) for p in parts]
         self._consumer.assign(tps)
         await self._consumer.seek_to_beginning(*tps)

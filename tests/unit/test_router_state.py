@@ -9,14 +9,15 @@ import uuid
 
 from aiokafka.structs import ConsumerRecord, TopicPartition
 
-from hub.changelog import key_decided, key_token, pack_decided, restore, unpack_decided
 from hub.control import ControlState
-from hub.core import Deny, Keyring, parse_key_set
+from hub.core import Keyring, parse_key_set
 from hub.core.keys import generate_key_set
+from hub.deadletters import HEADER_DETAIL, HEADER_OFFSET, HEADER_REASON
 from hub.envelope import Envelope, Kind
+from hub.partition_state import PartitionState
 from hub.router import Router
-from hub.topics import PERSONS, STATE
-from schemas.vocabulary import DenialReason
+from hub.stage import Output
+from hub.topics import DEAD_LETTERS, PERSONS, STATE
 
 TP = TopicPartition(PERSONS, 0)
 
@@ -24,7 +25,7 @@ TP = TopicPartition(PERSONS, 0)
 def router() -> Router:
     keys = Keyring.from_key_set(parse_key_set(generate_key_set(os.urandom)))
     r = Router("127.0.0.1:1", keys, ControlState())
-    r.partitions[TP] = r._new_state(0)
+    r.partitions[TP] = r.new_state(0)
     return r
 
 
@@ -40,6 +41,15 @@ def holder(person: bytes, agency: str, index: bytes) -> Envelope:
     return Envelope(Kind.HOLDER, agency, now_us, "agency.x.out/0/0", b"", person, index)
 
 
+def rebuilt_from(outputs: list[Output], partition: int = 0) -> PartitionState:
+    state = PartitionState(partition, ControlState())
+    for o in outputs:
+        if o.topic == STATE:
+            assert o.key is not None
+            state.restore(o.key, o.value)
+    return state
+
+
 def test_the_changelog_rebuilds_the_partition_state_it_was_written_from() -> None:
     r = router()
     people = [os.urandom(16) for _ in range(3)]
@@ -47,40 +57,72 @@ def test_the_changelog_rebuilds_the_partition_state_it_was_written_from() -> Non
     outputs = r.process(TP, [record(e, i) for i, e in enumerate(envelopes)])
     changelog = [o for o in outputs if o.topic == STATE]
     assert {o.partition for o in changelog} == {0}
-    rebuilt = r._new_state(0)
-    for o in changelog:
-        assert o.key is not None
-        restore(rebuilt, o.key, o.value)
-    assert rebuilt.hub.persons == r.partitions[TP].hub.persons
-    assert set(rebuilt.hub.persons[people[0]].holders) == {"mun-13101", "jps"}
+    assert len(changelog) == len(people)  # one record per changed person, its latest value
+    rebuilt = rebuilt_from(outputs)
+    assert dict(rebuilt.persons) == dict(r.partitions[TP].persons)
+    assert set(rebuilt.persons[people[0]].holders) == {"mun-13101", "jps"}
 
 
 def test_pruning_forgets_expired_request_ids_and_tokens_and_says_so_in_the_changelog() -> None:
     r = router()
     ps = r.partitions[TP]
-    state = ps.hub
     old_request, live_request, used = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
     now = int(time.time())
-    state.processed[("mun-27100", old_request.int)] = (0, Deny(DenialReason.MALFORMED, "x"))
-    state.processed[("mun-27100", live_request.int)] = (now, Deny(DenialReason.MALFORMED, "x"))
-    ps.decided_batches[key_decided(5)] = 0  # the batch that decided the old request
-    ps.decided_batches[key_decided(900)] = now
-    state.used_tokens[used] = 1  # expired long ago
-    outputs = r.process(TP, [record(holder(os.urandom(16), "jps", os.urandom(16)))])
-    tombstones = {o.key for o in outputs if o.topic == STATE and o.value is None}
-    assert key_decided(5) in tombstones
-    assert key_token(used) in tombstones
-    assert key_decided(900) not in tombstones
-    assert ("mun-27100", old_request.int) not in state.processed
-    assert ("mun-27100", live_request.int) in state.processed
+    ps.decided[("mun-27100", old_request.int)] = 0
+    ps.decided[("mun-27100", live_request.int)] = now
+    ps.used_tokens[used] = 1  # expired long ago
+    written = r.process(TP, [record(holder(os.urandom(16), "jps", os.urandom(16)))])
+    tombstones = {o.key for o in written if o.topic == STATE and o.value is None}
+    assert len(tombstones) == 2
+    rebuilt = rebuilt_from(written)
+    assert ("mun-27100", live_request.int) in rebuilt.decided
+    assert ("mun-27100", old_request.int) not in ps.decided
+    assert used not in ps.used_tokens
+    # replayed over the state as it was, the tombstones remove exactly what pruning forgot
+    before = PartitionState(0, ControlState())
+    before.decided[("mun-27100", old_request.int)] = 0
+    before.used_tokens[used] = 1
+    for o in written:
+        if o.topic == STATE:
+            assert o.key is not None
+            before.restore(o.key, o.value)
+    assert dict(before.decided) == dict(ps.decided)
+    assert dict(before.used_tokens) == dict(ps.used_tokens)
 
 
-def test_request_ids_decided_in_a_batch_travel_as_one_changelog_record() -> None:
-    decided = [("mun-27100", uuid.uuid4().int), ("med-0002", uuid.uuid4().int)]
-    at, back = unpack_decided(pack_decided(1_790_000_000, decided))
-    assert (at, back) == (1_790_000_000, decided)
-    rebuilt = router()._new_state(0)
-    restore(rebuilt, key_decided(42), pack_decided(1_790_000_000, decided))
-    assert set(rebuilt.hub.processed) == set(decided)
-    restore(rebuilt, key_decided(42), None)
-    assert key_decided(42) not in rebuilt.decided_batches
+def test_a_record_the_router_fails_on_is_dead_lettered_as_internal_and_the_batch_goes_on() -> None:
+    r = router()
+    first, last = os.urandom(16), os.urandom(16)
+    now_us = int(time.time() * 1_000_000)
+    # decodable, but its request id is no UUID: the router's own code raises on it
+    poison = Envelope(
+        Kind.ENROL, "mun-13101", now_us, "agency.mun-13101.out/0/7", number_index=os.urandom(16),
+        request_id="not-a-uuid",
+    )  # fmt: skip
+    batch = [
+        record(holder(first, "jps", os.urandom(16)), 0),
+        record(poison, 1),
+        record(holder(last, "jps", os.urandom(16)), 2),
+    ]
+    outputs = r.process(TP, batch)
+    dead = [o for o in outputs if o.topic == DEAD_LETTERS]
+    assert len(dead) == 1
+    headers = dict(dead[0].headers)
+    assert headers[HEADER_REASON] == b"INTERNAL"
+    assert headers[HEADER_OFFSET] == b"1"
+    assert b"ValueError" in headers[HEADER_DETAIL]
+    assert b"not-a-uuid" not in headers[HEADER_DETAIL]  # the type, never the message
+    assert dead[0].value == poison.to_bytes()
+    assert set(r.partitions[TP].persons) == {first, last}
+
+
+def test_a_failing_record_leaves_no_half_made_change_behind() -> None:
+    ps = router().partitions[TP]
+    person = os.urandom(16)
+    ps.sequences["jps"] = 4
+    ps.keep()
+    ps.sequences["jps"] = 5  # a delivery was numbered, then the record failed
+    ps.persons[person] = ps.hub.person(person)
+    ps.take_back()
+    assert ps.sequences["jps"] == 4
+    assert person not in ps.persons

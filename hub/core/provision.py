@@ -1,0 +1,78 @@
+"""What a provision record (情報提供等記録, DOMAIN.md §8) says about one request's outcome: one
+value, built from the denial, the checked answer or the expired ticket alike. The shell adds
+what is not the core's (record id, time, codes, the hash chain)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from uuid import UUID
+
+from hub.core.answers import CheckedAnswer
+from hub.core.outcomes import Deny
+from schemas.models import AttributeRequest
+from schemas.vocabulary import DenialReason, Sector
+
+
+@dataclass(frozen=True, slots=True)
+class Provision:
+    """A provided, denied or timed-out request, as its record names it. `reason` None is
+    provided; person ids are for the shell to turn into the portal's codes."""
+
+    request_id: UUID
+    requester: str
+    provider: str | None
+    purpose: str | None
+    sector: Sector | None
+    row: str | None
+    table_version: str | None
+    attributes: tuple[str, ...]  # names only, never values
+    trigger_event_id: UUID | None
+    person_id: bytes | None = field(repr=False)
+    proxy_person_id: bytes | None = field(repr=False)
+    reason: DenialReason | None = None
+    over_provided: tuple[str, ...] = ()
+
+    @classmethod
+    def denied(cls, request: AttributeRequest, deny: Deny) -> Provision:
+        """A refused request: what it asked for, with the context the refusing step knew."""
+        return cls(
+            request.request_id,
+            request.metadata.sender,
+            request.provider,
+            request.purpose if deny.row is not None else None,  # unchecked words otherwise
+            deny.sector,
+            deny.row,
+            deny.table_version,
+            tuple(dict.fromkeys(request.attributes)),
+            request.trigger_event_id,
+            deny.person_id,
+            deny.proxy_person_id,
+            deny.reason,
+        )
+
+    @classmethod
+    def enrolment_denied(cls, request_id: UUID, agency: str, deny: Deny) -> Provision:
+        """A refused enrolment: nobody was asked and no person is known."""
+        return cls(
+            request_id, agency, None, None, None, None, None, (), None, None, None, deny.reason
+        )
+
+    @classmethod
+    def provided(cls, checked: CheckedAnswer) -> Provision:
+        """A delivered answer: the names provided, and what the provider sent beyond them."""
+        ticket = checked.ticket
+        return cls(
+            ticket.request_id,
+            ticket.requester,
+            ticket.provider,
+            ticket.purpose,
+            ticket.sector,
+            ticket.row,
+            ticket.table_version,
+            tuple(v.name for v in checked.values),
+            ticket.trigger_event_id,
+            ticket.person_id,
+            ticket.proxy_person_id,
+            None,
+            (*checked.over_provided, *checked.ill_typed),
+        )

@@ -1,0 +1,81 @@
+"""Reading topics to their end: the one loop every reader of a whole partition uses (the
+router's changelog restore, the control state, `renkei audit`, the benchmarks).
+
+Only committed records are read (`read_committed`), and "the end" is the end when reading
+began: records appended meanwhile are left for the next read.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer
+from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.structs import ConsumerRecord, TopicPartition
+
+from producers.connection import kafka_options
+
+
+def committed_reader(bootstrap: str, **options: Any) -> AIOKafkaConsumer:
+    """A consumer outside any group that sees committed records only and commits nothing."""
+    return AIOKafkaConsumer(
+        **kafka_options(bootstrap),
+        group_id=None,
+        enable_auto_commit=False,
+        isolation_level="read_committed",
+        **options,
+    )
+
+
+async def partitions_of(bootstrap: str, topic: str, **options: Any) -> list[int]:
+    """The partition numbers of `topic` as the cluster knows them now (none if it is absent)."""
+    admin = AIOKafkaAdminClient(**kafka_options(bootstrap), **options)
+    await admin.start()
+    try:
+        described = await admin.describe_topics([topic])
+    finally:
+        await admin.close()
+    for entry in described:
+        if entry["topic"] == topic and entry["error_code"] == 0:
+            return sorted(p["partition"] for p in entry["partitions"])
+    return []
+
+
+async def to_end(
+    consumer: AIOKafkaConsumer, partitions: Sequence[TopicPartition], *, max_records: int = 10_000
+) -> AsyncIterator[list[ConsumerRecord[bytes, bytes]]]:
+    """Batches of each assigned partition's records from its position to its end, partition
+    by partition (offset order within each)."""
+    ends = await consumer.end_offsets(list(partitions))
+    for tp in partitions:
+        while await consumer.position(tp) < ends[tp]:
+            batch = await consumer.getmany(tp, timeout_ms=500, max_records=max_records)
+            records = batch.get(tp, [])
+            if records:
+                yield records
+
+
+async def read_to_end(
+    bootstrap: str,
+    topic: str,
+    partitions: Sequence[int] | None = None,
+    *,
+    max_records: int = 10_000,
+    **options: Any,
+) -> AsyncIterator[list[ConsumerRecord[bytes, bytes]]]:
+    """Every committed record of `topic` (of `partitions`, else all of them) from the beginning
+    to the end, in batches."""
+    numbers = await partitions_of(bootstrap, topic, **options) if partitions is None else partitions
+    if not numbers:
+        return
+    tps = [TopicPartition(topic, p) for p in numbers]
+    consumer = committed_reader(bootstrap, **options)
+    await consumer.start()
+    try:
+        consumer.assign(tps)
+        await consumer.seek_to_beginning(*tps)
+        async for batch in to_end(consumer, tps, max_records=max_records):
+            yield batch
+    finally:
+        await consumer.stop()
