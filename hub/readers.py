@@ -29,11 +29,14 @@ def committed_reader(bootstrap: str, **options: Any) -> AIOKafkaConsumer:
 
 
 async def partitions_of(bootstrap: str, topic: str, **options: Any) -> list[int]:
-    """The partition numbers of `topic` as the cluster knows them now (none if it is absent)."""
+    """The partition numbers of `topic` as the cluster knows them now (none if it is absent).
+
+    Asks for every topic's metadata: a metadata request that names a missing topic makes a
+    broker with auto-creation on create it, with one partition, before the hub can."""
     admin = AIOKafkaAdminClient(**kafka_options(bootstrap), **options)
     await admin.start()
     try:
-        described = await admin.describe_topics([topic])
+        described = await admin.describe_topics()
     finally:
         await admin.close()
     for entry in described:
