@@ -14,7 +14,7 @@ offline migration, run with every hub replica stopped:
 4. write every piece of state to its new partition (`place`), point the router's group at the
    start of the new input, and record the new count, which the hub's start-up guard checks.
 
-`place` is pure and knows the changelog's key tags (hub/changelog.py): per-person and
+`place` is pure and knows the changelog's key tags (hub/partition_state.py): per-person and
 per-number state moves with its key; a partition's own chain head and delivery sequences stay
 at its partition number; used reply tokens and decided request ids are copied to every
 partition, so a replayed answer or request is still recognised wherever it now arrives.
@@ -51,9 +51,6 @@ from hub.topics import (
 )
 from producers.connection import kafka_options
 
-# A decided-batch key is its first input offset; copies get offsets no new batch can reach.
-_COPIED_BATCH_BASE = 1 << 62
-
 StateRecord = tuple[int, bytes, bytes]  # (partition, key, value): latest value per key
 
 
@@ -84,12 +81,9 @@ def place(records: Iterable[StateRecord], new: int) -> list[StateRecord]:
             placed.append((partition_of(rest, new), key, value))
         elif tag in (b"h", b"s"):  # this partition's chain head and delivery sequences
             placed.append((partition, key, value))
-        elif tag == b"t":  # a used reply token, wherever its late answer may now arrive
+        elif tag in (b"t", b"d"):  # a used reply token, a decided request id: wherever a
+            # late answer or a repeated request may now arrive
             placed.extend((p, key, value) for p in range(new))
-        elif tag == b"Q":  # request ids decided in one input batch, keyed by its offset
-            offset = int.from_bytes(rest, "big")
-            copied = b"Q" + (_COPIED_BATCH_BASE + (partition << 40) + offset).to_bytes(8, "big")
-            placed.extend((p, copied, value) for p in range(new))
         else:
             raise RepartitionRefused(
                 f"the state changelog holds a key tagged {tag!r} that this command does not know "
