@@ -175,7 +175,8 @@ class Stage:
         assert consumer is not None
         new = [tp for tp in partitions if tp not in self._producers]
         consumer.pause(*new)
-        for tp in new:
+
+        async def make_ready(tp: TopicPartition) -> None:
             self._producers[tp] = await self._new_producer(tp)
             await self.processor.prepare(tp)
             # The position may have been fetched before the fencing above completed a stalled
@@ -184,6 +185,9 @@ class Stage:
             if committed is not None:
                 consumer.seek(tp, committed)
             self._prepared.add(tp)
+
+        # Partitions are independent: fence and restore them side by side.
+        await asyncio.gather(*(make_ready(tp) for tp in new))
         consumer.resume(*new)
         metrics.ASSIGNED_PARTITIONS.labels(self.config.name).set(len(self._producers))
         log.info("partitions assigned", stage=self.config.name, count=len(partitions))
