@@ -5,19 +5,22 @@ number), so a replica that takes the partition over rebuilds exactly this from K
   p  person id                  -> PersonRecord
   n  blind index                -> person id
   r  blind index                -> when the number was revoked by a number change
-  d  request id, requester      -> when the request was decided (idempotency)
+  d  request id, requester      -> when the request was decided, and the reply sent (replays)
   t  request id                 -> reply token expiry (the token was used)
   s  agency                     -> last delivery sequence number to it from this partition
+  b  agency                     -> the agency's rate budget here: tokens left, when counted
   h                             -> chain head of this partition's provision records
 """
 
 from __future__ import annotations
 
+import struct
 from uuid import UUID
 
 from hub.audit import ChainHead
 from hub.control import ControlState
 from hub.core import HubState, PersonRecord
+from hub.core.state import Decided
 from hub.store import PartitionStore
 
 
@@ -42,6 +45,28 @@ def _decided_of(data: bytes) -> tuple[str, int]:
     return data[16:].decode(), int.from_bytes(data[:16], "big")
 
 
+_BUDGET = struct.Struct(">dd")
+
+
+def _budget_bytes(budget: tuple[float, float]) -> bytes:
+    return _BUDGET.pack(*budget)
+
+
+def _budget_of(data: bytes) -> tuple[float, float]:
+    tokens, at = _BUDGET.unpack(data)
+    return tokens, at
+
+
+def _decided_bytes(decided: Decided) -> bytes:
+    reply = decided.reply
+    return _seconds_bytes(decided.at) + (b"" if reply is None else b"\x01" + reply)
+
+
+def _decided_value_of(data: bytes) -> Decided:
+    reply = data[9:] if len(data) > 8 and data[8] == 1 else None
+    return Decided(_seconds_of(data[:8]), reply)
+
+
 def _uuid_of(data: bytes) -> UUID:
     return UUID(bytes=data)
 
@@ -53,18 +78,22 @@ def _uuid_bytes(value: UUID) -> bytes:
 class PartitionState(PartitionStore):
     """One router partition: its persons, blind indexes, decided requests, used tokens,
     delivery sequence numbers and provision-record chain head; `hub` is the core's view of it
-    (with the broadcast parts from the control state)."""
+    (with the broadcast parts from the control state). Each of the `partitions` holds its share
+    of every agency's rate budget."""
 
-    def __init__(self, partition: int, control: ControlState) -> None:
+    def __init__(self, partition: int, control: ControlState, partitions: int = 1) -> None:
         super().__init__(partition)
         self.persons = self.table(
             b"p", _same, _same, PersonRecord.to_bytes, PersonRecord.from_bytes
         )
         self.numbers = self.table(b"n", _same, _same, _same, _same)
         self.revoked = self.table(b"r", _same, _same, _seconds_bytes, _seconds_of)
-        self.decided = self.table(b"d", _decided_key, _decided_of, _seconds_bytes, _seconds_of)
+        self.decided = self.table(
+            b"d", _decided_key, _decided_of, _decided_bytes, _decided_value_of
+        )
         self.used_tokens = self.table(b"t", _uuid_bytes, _uuid_of, _seconds_bytes, _seconds_of)
         self.sequences = self.table(b"s", str.encode, bytes.decode, _seconds_bytes, _seconds_of)
+        self.budgets = self.table(b"b", str.encode, bytes.decode, _budget_bytes, _budget_of)
         self.head = self.cell(b"h", ChainHead(), ChainHead.to_bytes, ChainHead.from_bytes)
         # Broadcast parts are shared by reference: a control message updates every partition.
         self.hub = HubState(
@@ -76,5 +105,7 @@ class PartitionState(PartitionStore):
             rate_policy=control.rate_policy,
             processed=self.decided,
             used_tokens=self.used_tokens,
+            budgets=self.budgets,
+            budget_share=partitions,
         )
         self.pruned_at = 0.0

@@ -79,7 +79,8 @@ def place(records: Iterable[StateRecord], new: int) -> list[StateRecord]:
         tag, rest = key[:1], key[1:]
         if tag in (b"p", b"n", b"r"):  # a person by person_id; a number by its blind index
             placed.append((partition_of(rest, new), key, value))
-        elif tag in (b"h", b"s"):  # this partition's chain head and delivery sequences
+        elif tag in (b"h", b"s", b"b"):  # this partition's chain head, delivery sequences
+            # and budget shares (a partition added by the migration starts with a full share)
             placed.append((partition, key, value))
         elif tag in (b"t", b"d"):  # a used reply token, a decided request id: wherever a
             # late answer or a repeated request may now arrive

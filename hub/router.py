@@ -29,6 +29,7 @@ from hub.control import ControlState
 from hub.core import (
     AddHolder,
     ContinueNumberChange,
+    Decided,
     Deny,
     Enrolled,
     Forward,
@@ -95,8 +96,10 @@ class Router:
         keys: Keyring,
         control: ControlState,
         random_bytes: Callable[[int], bytes] = os.urandom,
+        partitions: int = 1,
     ) -> None:
         self.bootstrap = bootstrap
+        self.partition_count = partitions  # of the hub-internal topic: the budget shares
         self.keys = keys
         self.control = control
         self.random_bytes = random_bytes
@@ -105,7 +108,7 @@ class Router:
     # --- state lifecycle -----------------------------------------------------------------
 
     def new_state(self, partition: int) -> PartitionState:
-        return PartitionState(partition, self.control)
+        return PartitionState(partition, self.control, self.partition_count)
 
     async def prepare(self, partition: TopicPartition) -> None:
         """Rebuild the partition's state from its changelog (committed records, to the end)."""
@@ -225,8 +228,14 @@ class Router:
     ) -> Iterator[Output]:
         state = ps.hub
         requester = request.metadata.sender
-        if (requester, request.request_id.int) in state.processed:
-            metrics.DUPLICATES.inc()  # one outcome and one record per request id, not two
+        seen = (requester, request.request_id.int)
+        decided = state.processed.get(seen)
+        if decided is not None:
+            # A repeated request id: the recorded reply again (none yet while the provider
+            # has not answered), never a second decision or a second provision record.
+            metrics.DUPLICATES.inc()
+            if decided.reply is not None:
+                yield self._send(ps, requester, decided.reply)
             return
         decision = decide(request, state, self.control.table, self.control.rollout, self.keys, now)
         record_decision(state, requester, request.request_id, decision, now)
@@ -247,16 +256,13 @@ class Router:
             )
             return
         metrics.OUTCOMES.labels("denied", decision.reason.value).inc()
-        yield self._deliver(
-            ps,
-            requester,
-            RequestDenied(
-                metadata=_meta(now, correlation),
-                request_id=request.request_id,
-                reason=decision.reason,
-                message=decision.message,
-            ),
+        denial = RequestDenied(
+            metadata=_meta(now, correlation),
+            request_id=request.request_id,
+            reason=decision.reason,
+            message=decision.message,
         )
+        yield self._reply(ps, seen, requester, encode(denial), now)
         yield self._record(ps, now, Provision.denied(request, decision))
 
     def _answer(
@@ -282,18 +288,16 @@ class Router:
         record_answer(ps.hub, checked, self.keys)
         ticket = checked.ticket
         metrics.OUTCOMES.labels("provided", "").inc()
-        yield self._deliver(
-            ps,
-            ticket.requester,
-            AttributeResponse(
-                metadata=_meta(now, answer.metadata.message_id),
-                request_id=ticket.request_id,
-                person_code=self.keys.codes.encode(ticket.requester, ticket.person_id),
-                provider=ticket.provider,
-                values=list(checked.values),
-                not_held=[*checked.not_held],
-            ),
+        response = AttributeResponse(
+            metadata=_meta(now, answer.metadata.message_id),
+            request_id=ticket.request_id,
+            person_code=self.keys.codes.encode(ticket.requester, ticket.person_id),
+            provider=ticket.provider,
+            values=list(checked.values),
+            not_held=[*checked.not_held],
         )
+        seen = (ticket.requester, ticket.request_id.int)
+        yield self._reply(ps, seen, ticket.requester, encode(response), now)
         yield self._record(ps, now, Provision.provided(checked))
 
     # --- enrolment and number changes: the blind index's partition ---------------------
@@ -308,41 +312,31 @@ class Router:
         )
         correlation = None if env.message_id is None else uuid.UUID(env.message_id)
         seen = (env.sender, request_id.int)
-        if seen in ps.hub.processed:
-            # A retried enrolment: answer a confirmation again (the code is the same), but
-            # neither a second denial nor a second provision record.
+        decided = ps.hub.processed.get(seen)
+        if decided is not None:
+            # A retried enrolment: the recorded reply again, neither a second decision nor a
+            # second provision record.
             metrics.DUPLICATES.inc()
-            if isinstance(result, Enrolled):
-                yield self._confirm(ps, result, now, correlation)
+            if decided.reply is not None:
+                yield self._send(ps, env.sender, decided.reply)
             return
-        ps.hub.processed[seen] = int(now.timestamp())
         if isinstance(result, Enrolled):
             apply_all(ps.hub, result.here)
-            yield self._confirm(ps, result, now, correlation)
+            confirmation = EnrolmentConfirmed(
+                metadata=_meta(now, correlation), request_id=request_id, person_code=result.code
+            )
+            yield self._reply(ps, seen, env.sender, encode(confirmation), now)
             yield from self._forward(env, result.elsewhere)
             return
         metrics.OUTCOMES.labels("denied", result.reason.value).inc()
-        yield self._deliver(
-            ps,
-            env.sender,
-            RequestDenied(
-                metadata=_meta(now, correlation),
-                request_id=request_id,
-                reason=result.reason,
-                message=result.message,
-            ),
-        )
-        yield self._record(ps, now, Provision.enrolment_denied(request_id, env.sender, result))
-
-    def _confirm(
-        self, ps: PartitionState, enrolled: Enrolled, now: datetime, correlation: uuid.UUID | None
-    ) -> Output:
-        confirmation = EnrolmentConfirmed(
+        denial = RequestDenied(
             metadata=_meta(now, correlation),
-            request_id=enrolled.request_id,
-            person_code=enrolled.code,
+            request_id=request_id,
+            reason=result.reason,
+            message=result.message,
         )
-        return self._deliver(ps, enrolled.agency, confirmation)
+        yield self._reply(ps, seen, env.sender, encode(denial), now)
+        yield self._record(ps, now, Provision.enrolment_denied(request_id, env.sender, result))
 
     def _claim_number(
         self, ps: PartitionState, env: Envelope, person_id: bytes, now: datetime
@@ -389,6 +383,12 @@ class Router:
         yield from self._forward(env, plan.forwards)
         for delivery in plan.deliveries:
             yield self._deliver(ps, delivery.agency, delivery.event)
+            row = delivery.row
+            if row is not None:  # a disclosure a legal-basis row allows: recorded
+                disclosed = Provision.disclosed(
+                    event, delivery.agency, row, plan.person_id, c.table.version
+                )
+                yield self._record(ps, now, disclosed)
 
     def _notice(
         self, ps: PartitionState, env: Envelope, notice: Notice, now: datetime
@@ -405,12 +405,24 @@ class Router:
     # --- outputs -------------------------------------------------------------------------
 
     def _deliver(self, ps: PartitionState, agency: str, message: Message) -> Output:
+        return self._send(ps, agency, encode(message))
+
+    def _reply(
+        self, ps: PartitionState, seen: tuple[str, int], agency: str, reply: bytes, now: datetime
+    ) -> Output:
+        """The outcome of a request, kept with its request id so a repeat gets it again."""
+        decided = ps.hub.processed.get(seen)
+        at = int(now.timestamp()) if decided is None else decided.at
+        ps.hub.processed[seen] = Decided(at, reply)
+        return self._send(ps, agency, reply)
+
+    def _send(self, ps: PartitionState, agency: str, encoded: bytes) -> Output:
         """To agency.<id>.in, numbered per (partition, agency) so the agency can see a gap."""
         n = ps.sequences.get(agency, 0) + 1
         ps.sequences[agency] = n
         return Output(
             inbound(agency),
-            encode(message),
+            encoded,
             key=str(ps.partition).encode(),  # one stream -> one partition of the agency's topic
             headers=((SEQUENCE_HEADER, f"{ps.partition}:{n}".encode()),),
         )

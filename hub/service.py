@@ -72,7 +72,7 @@ class Hub:
         )
         self.router = Stage(
             stage("router", ROUTER_GROUP, topics=[PERSONS]),
-            Router(config.bootstrap, keys, self.control),
+            Router(config.bootstrap, keys, self.control, partitions=config.layout.hub_partitions),
         )
         self._http: asyncio.Server | None = None
         self.started = asyncio.Event()

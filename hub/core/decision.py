@@ -35,6 +35,18 @@ def kind_of(state: HubState, agency: str) -> AgencyKind | None:
         return None
 
 
+def _metered(state: HubState, requester: str, now: float, denial: Deny) -> Deny:
+    """A malformed or forged request costs budget (`state.METERED_DENIALS`); beyond the
+    budget it is throttled like any other, so a flood of forged codes is slowed and visible."""
+    if budget_available(state, requester, now) < 1.0:
+        return Deny(
+            R.RATE_LIMITED,
+            f"{requester} has used its request budget; retry later",
+            denial.person_id,
+        )
+    return denial
+
+
 def decide(
     request: AttributeRequest,
     state: HubState,
@@ -52,22 +64,35 @@ def decide(
     provider = request.provider
     requester_kind = kind_of(state, requester)
     provider_kind = kind_of(state, provider)
+    t = now.timestamp()
     if requester_kind is None or provider_kind is None:
-        return Deny(R.MALFORMED, "the requester or the provider is not an agency")
+        return _metered(
+            state, requester, t, Deny(R.MALFORMED, "the requester or the provider is not an agency")
+        )
 
     # 2. The codes decrypt under the requester's key.
     codes = keys.codes
     person_id = codes.decode(requester, request.person_code)
     if person_id is None:
-        return Deny(R.UNKNOWN_CODE, "the person code is not one the hub issued to the requester")
+        return _metered(
+            state,
+            requester,
+            t,
+            Deny(R.UNKNOWN_CODE, "the person code is not one the hub issued to the requester"),
+        )
     proxy_id = None
     if request.proxy_code is not None:
         proxy_id = codes.decode(requester, request.proxy_code)
         if proxy_id is None:
-            return Deny(
-                R.UNKNOWN_CODE,
-                "the proxy code is not one the hub issued to the requester",
-                person_id=person_id,
+            return _metered(
+                state,
+                requester,
+                t,
+                Deny(
+                    R.UNKNOWN_CODE,
+                    "the proxy code is not one the hub issued to the requester",
+                    person_id=person_id,
+                ),
             )
 
     # 4. A legal-basis row for these parties and purpose covers every requested attribute.
@@ -117,7 +142,6 @@ def decide(
 
     # 6. The trigger event: about this person, known to the requester, of an accepted type,
     #    naming this provider if it names one, within the window.
-    t = now.timestamp()
     person = state.persons.get(person_id, EMPTY_PERSON)
     event = person.event(request.trigger_event_id.int.to_bytes(16))
     if event is None or requester not in event.entitled:

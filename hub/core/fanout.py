@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from hub.core.keyring import Keyring
-from hub.core.legal_basis import LegalBasisTable
+from hub.core.legal_basis import LegalBasisTable, Row
 from hub.core.rollout import Rollout
 from hub.core.state import HubState
 from schemas.models import ApplicationReceived, ClinicalUpdate, Message, NumberChanged
@@ -34,24 +34,29 @@ TRIGGER_TYPES = frozenset(
 
 @dataclass(frozen=True, slots=True)
 class Delivery:
-    """The event as `agency` receives it: same record, the agency's own codes."""
+    """The event as `agency` receives it: same record, the agency's own codes. `row` is the
+    legal-basis row that entitles the agency to it, when one does (a disclosure the person's
+    provision records show); None for the person's own portal and number-change notices."""
 
     agency: str
     event: Message
+    row: Row | None = None
 
 
-def _entitled(
+def _entitling_row(
     event_type: EventType,
     agency: str,
     kind: AgencyKind,
     table: LegalBasisTable,
     rollout: Rollout,
-) -> bool:
-    if event_type not in TRIGGER_TYPES:
-        return kind is AgencyKind.PORTAL
-    return rollout.in_scope(agency, kind) and any(
-        row.sector in rollout.live_sectors for row in table.by_trigger.get((event_type, kind), ())
-    )
+) -> Row | None:
+    """The live row that entitles `agency`, in the rollout's scope, to a trigger event."""
+    if not rollout.in_scope(agency, kind):
+        return None
+    for row in table.by_trigger.get((event_type, kind), ()):
+        if row.sector in rollout.live_sectors:
+            return row
+    return None
 
 
 def fan_out(
@@ -84,12 +89,17 @@ def fan_out(
         )
     deliveries = []
     for agency in candidates:
+        row = None
         if not isinstance(event, NumberChanged):
             entry = state.agencies.get(agency)
             if entry is None or event_type not in entry.subscriptions:
                 continue
-            if not _entitled(event_type, agency, entry.kind, table, rollout):
+            if event_type in TRIGGER_TYPES:
+                row = _entitling_row(event_type, agency, entry.kind, table, rollout)
+                if row is None:
+                    continue
+            elif entry.kind is not AgencyKind.PORTAL:  # the person's own view only
                 continue
         codes = {field: keys.codes.encode(agency, pid) for field, pid in persons.items()}
-        deliveries.append(Delivery(agency, event.model_copy(update=codes | strip)))
+        deliveries.append(Delivery(agency, event.model_copy(update=codes | strip), row))
     return tuple(deliveries)

@@ -8,8 +8,9 @@ from dataclasses import dataclass, field
 from uuid import UUID
 
 from hub.core.answers import CheckedAnswer
+from hub.core.legal_basis import Row
 from hub.core.outcomes import Deny
-from schemas.models import AttributeRequest
+from schemas.models import AttributeRequest, Message
 from schemas.vocabulary import DenialReason, Sector
 
 
@@ -55,6 +56,28 @@ class Provision:
         """A refused enrolment: nobody was asked and no person is known."""
         return cls(
             request_id, agency, None, None, None, None, None, (), None, None, None, deny.reason
+        )
+
+    @classmethod
+    def disclosed(
+        cls, event: Message, agency: str, row: Row, person_id: bytes, table_version: str
+    ) -> Provision:
+        """A trigger event delivered to an agency because a legal-basis row entitles it (a
+        referral reaching a hospital): the receiving agency learnt of the event about the
+        person from its publisher. The event's id stands for the request id."""
+        event_id = event.metadata.message_id
+        return cls(
+            event_id,
+            agency,
+            event.metadata.sender,
+            row.purpose,
+            row.sector,
+            row.id,
+            table_version,
+            (event.MESSAGE_TYPE,),
+            event_id,
+            person_id,
+            None,
         )
 
     @classmethod

@@ -26,7 +26,7 @@ from typing import Any
 from uuid import UUID
 
 from hub.core.outcomes import Decision, Route
-from schemas.vocabulary import AgencyKind, EventType
+from schemas.vocabulary import AgencyKind, DenialReason, EventType
 
 ALL_SCOPES = "*"  # a legal proxy acts in every sector
 
@@ -220,6 +220,16 @@ class RatePolicy:
         return self.overrides.get(agency, (self.capacity, self.per_second))
 
 
+@dataclass(frozen=True, slots=True)
+class Decided:
+    """A request id the hub decided: when, and the reply its requester received (encoded, so
+    a repeated request gets the same reply again), or None while the provider has not
+    answered."""
+
+    at: int
+    reply: bytes | None = field(default=None, repr=False)
+
+
 @dataclass(slots=True)
 class HubState:
     """One partition's view. The shell passes its store's tables as the partitioned mappings
@@ -232,9 +242,10 @@ class HubState:
     suspended: dict[str, str] = field(default_factory=dict)  # agency -> reason
     rate_policy: RatePolicy = field(default_factory=RatePolicy)
     budgets: MutableMapping[str, tuple[float, float]] = field(default_factory=dict)  # tokens, at
-    # (requester, request id as int: hashing a UUID object calls Python code) -> when decided
-    processed: MutableMapping[tuple[str, int], int] = field(default_factory=dict)
+    # (requester, request id as int: hashing a UUID object calls Python code) -> decided
+    processed: MutableMapping[tuple[str, int], Decided] = field(default_factory=dict)
     used_tokens: MutableMapping[UUID, int] = field(default_factory=dict)  # request id -> expiry
+    budget_share: int = 1  # how many partitions share each agency's rate budget
 
     def person(self, person_id: bytes) -> PersonRecord:
         return self.persons.get(person_id, EMPTY_PERSON)
@@ -244,14 +255,23 @@ class HubState:
 
 
 def budget_available(state: HubState, agency: str, now: float) -> float:
-    """Requests the agency may still make at `now` (a token bucket, time passed in)."""
+    """Requests the agency may still make at `now` in this partition (a token bucket, time
+    passed in). Each of the `budget_share` partitions holds its share of the agency's budget,
+    so together they never allow more than the budget (a share is at least one request)."""
     capacity, per_second = state.rate_policy.for_agency(agency)
+    share = state.budget_share
+    capacity, per_second = max(1.0, capacity / share), per_second / share
     tokens, at = state.budgets.get(agency, (capacity, now))
     return min(capacity, tokens + max(0.0, now - at) * per_second)
 
 
 def spend_budget(state: HubState, agency: str, now: float) -> None:
     state.budgets[agency] = (budget_available(state, agency, now) - 1.0, now)
+
+
+# Denials that cost budget like a routed request: a flood of forged codes or malformed
+# requests is throttled (and shows in the agency's metrics) instead of probing for free.
+METERED_DENIALS = frozenset({DenialReason.UNKNOWN_CODE, DenialReason.MALFORMED})
 
 
 # --- changes to persons -------------------------------------------------------------------
@@ -452,9 +472,10 @@ def set_suspension(state: HubState, agency: str, suspended: bool, reason: str) -
 def record_decision(
     state: HubState, requester: str, request_id: UUID, decision: Decision, now: datetime
 ) -> None:
-    """After `decide`: remember the request id for idempotency and spend the rate budget."""
-    state.processed[(requester, request_id.int)] = int(now.timestamp())
-    if isinstance(decision, Route):
+    """After `decide`: remember the request id for idempotency and spend the rate budget
+    (a routed request, or a metered denial)."""
+    state.processed[(requester, request_id.int)] = Decided(int(now.timestamp()))
+    if isinstance(decision, Route) or decision.reason in METERED_DENIALS:
         spend_budget(state, requester, now.timestamp())
 
 
@@ -479,7 +500,7 @@ def prune(state: HubState, at: datetime, keep_events_for: int, keep_processed_fo
         if pruned != record:
             state.persons[person_id] = pruned
     old = now - keep_processed_for
-    for key in [k for k, at in state.processed.items() if at < old]:
+    for key in [k for k, decided in state.processed.items() if decided.at < old]:
         del state.processed[key]
     for request_id in [k for k, expiry in state.used_tokens.items() if expiry <= now]:
         del state.used_tokens[request_id]

@@ -385,6 +385,31 @@ def _second_request_beyond_the_budget() -> Route | Deny:
     return moved.ask_osaka_for_income()
 
 
+def _forged_codes_beyond_the_budget() -> Route | Deny:
+    # a flood of forged codes costs budget too, so it is throttled rather than answered
+    moved = moved_from_osaka_to_chiyoda()
+    moved.world.state.rate_policy = RatePolicy(capacity=2.0, per_second=0.001)
+    for _ in range(2):
+        forged = moved.ask_osaka_for_income(code=bytes(33))
+        assert isinstance(forged, Deny)
+        assert forged.reason is R.UNKNOWN_CODE
+    return moved.ask_osaka_for_income(code=bytes(33))
+
+
+def _forged_proxy_codes_beyond_the_budget() -> Route | Deny:
+    moved = moved_from_osaka_to_chiyoda()
+    moved.world.state.rate_policy = RatePolicy(capacity=1.0, per_second=0.001)
+    assert isinstance(moved.ask_osaka_for_income(proxy_code=b"\x01" * 33), Deny)
+    return moved.ask_osaka_for_income(proxy_code=b"\x01" * 33)
+
+
+def _malformed_requests_beyond_the_budget() -> Route | Deny:
+    moved = moved_from_osaka_to_chiyoda()
+    moved.world.state.rate_policy = RatePolicy(capacity=1.0, per_second=0.001)
+    assert isinstance(moved.ask_osaka_for_income(requester="op-night-shift"), Deny)
+    return moved.ask_osaka_for_income(requester="op-night-shift")
+
+
 SCENARIOS: list[tuple[Callable[[], Route | Deny], R]] = [
     (_operator_asks, R.MALFORMED),
     (_code_of_another_municipality, R.UNKNOWN_CODE),
@@ -414,6 +439,9 @@ SCENARIOS: list[tuple[Callable[[], Route | Deny], R]] = [
     (_requester_suspended, R.AGENCY_SUSPENDED),
     (_provider_suspended, R.AGENCY_SUSPENDED),
     (_second_request_beyond_the_budget, R.RATE_LIMITED),
+    (_forged_codes_beyond_the_budget, R.RATE_LIMITED),
+    (_forged_proxy_codes_beyond_the_budget, R.RATE_LIMITED),
+    (_malformed_requests_beyond_the_budget, R.RATE_LIMITED),
 ]
 
 

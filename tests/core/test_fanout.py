@@ -101,6 +101,9 @@ def test_a_clinical_referral_goes_only_to_the_referred_institution() -> None:
     )
     assert [d.agency for d in plan.deliveries] == ["med-0002"]
     assert "med-0002" in w.state.person(plan.person_id).holders
+    row = plan.deliveries[0].row  # the disclosure names the row that allows it, for its record
+    assert row is not None
+    assert row.purpose == "continuity_of_care"
     unreferred = w.publish(
         ClinicalUpdate(
             metadata=metadata("med-0001", w.now),
@@ -126,6 +129,7 @@ def test_consent_and_proxy_facts_go_to_the_portal_when_it_holds_everyone_named()
         )
     )
     assert [d.agency for d in consent.deliveries] == ["portal"]
+    assert consent.deliveries[0].row is None  # the person's own view: no disclosure
     registered = ProxyRegistered(
         metadata=metadata("mun-13101", w.now),
         principal_code=principal,

@@ -127,3 +127,16 @@ def test_a_consent_without_expiry_stays_live() -> None:
     assert Consent("continuity_of_care", None, None).live(
         datetime(2099, 1, 1, tzinfo=UTC).timestamp()
     )
+
+
+def test_partitions_sharing_a_budget_together_allow_no_more_than_the_budget() -> None:
+    policy = RatePolicy(capacity=6, per_second=3)
+    shares = [HubState(rate_policy=policy, budget_share=3) for _ in range(3)]
+    allowed = 0
+    for state in shares:
+        while budget_available(state, "mun-13101", 1_000.0) >= 1.0:
+            spend_budget(state, "mun-13101", 1_000.0)
+            allowed += 1
+    assert allowed == 6
+    later = sum(budget_available(state, "mun-13101", 1_001.0) for state in shares)
+    assert later == 3.0  # refilled together at the agency's rate, not three times it

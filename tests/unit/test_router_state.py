@@ -6,18 +6,24 @@ from __future__ import annotations
 import os
 import time
 import uuid
+from datetime import UTC, datetime
 
 from aiokafka.structs import ConsumerRecord, TopicPartition
 
 from hub.control import ControlState
-from hub.core import Keyring, parse_key_set
+from hub.core import Decided, Keyring, parse_key_set
 from hub.core.keys import generate_key_set
+from hub.core.state import RatePolicy
 from hub.deadletters import HEADER_DETAIL, HEADER_OFFSET, HEADER_REASON
 from hub.envelope import Envelope, Kind
 from hub.partition_state import PartitionState
 from hub.router import Router
 from hub.stage import Output
-from hub.topics import DEAD_LETTERS, PERSONS, STATE
+from hub.topics import DEAD_LETTERS, PERSONS, PROVISION_RECORDS, STATE
+from schemas.codec import decode, encode
+from schemas.models import AttributeRequest, Metadata, RequestDenied
+from schemas.topics import inbound
+from schemas.vocabulary import DenialReason
 
 TP = TopicPartition(PERSONS, 0)
 
@@ -68,8 +74,8 @@ def test_pruning_forgets_expired_request_ids_and_tokens_and_says_so_in_the_chang
     ps = r.partitions[TP]
     old_request, live_request, used = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
     now = int(time.time())
-    ps.decided[("mun-27100", old_request.int)] = 0
-    ps.decided[("mun-27100", live_request.int)] = now
+    ps.decided[("mun-27100", old_request.int)] = Decided(0)
+    ps.decided[("mun-27100", live_request.int)] = Decided(now, b"the reply")
     ps.used_tokens[used] = 1  # expired long ago
     written = r.process(TP, [record(holder(os.urandom(16), "jps", os.urandom(16)))])
     tombstones = {o.key for o in written if o.topic == STATE and o.value is None}
@@ -80,7 +86,7 @@ def test_pruning_forgets_expired_request_ids_and_tokens_and_says_so_in_the_chang
     assert used not in ps.used_tokens
     # replayed over the state as it was, the tombstones remove exactly what pruning forgot
     before = PartitionState(0, ControlState())
-    before.decided[("mun-27100", old_request.int)] = 0
+    before.decided[("mun-27100", old_request.int)] = Decided(0)
     before.used_tokens[used] = 1
     for o in written:
         if o.topic == STATE:
@@ -126,3 +132,81 @@ def test_a_failing_record_leaves_no_half_made_change_behind() -> None:
     ps.take_back()
     assert ps.sequences["jps"] == 4
     assert person not in ps.persons
+
+
+def request_envelope(requester: str, request_id: uuid.UUID, offset: int) -> Envelope:
+    request = AttributeRequest(
+        metadata=Metadata(message_id=uuid.uuid4(), occurred_at=datetime.now(UTC), sender=requester),
+        request_id=request_id,
+        person_code=os.urandom(48),  # not a code the hub issued: denied UNKNOWN_CODE
+        provider="mun-27100",
+        purpose="national_health_insurance_premium",
+        legal_basis_row="hi-01",
+        attributes=["taxable_income"],
+        trigger_event_id=uuid.uuid4(),
+    )
+    now_us = int(time.time() * 1_000_000)
+    source = f"agency.{requester}.out/0/{offset}"
+    return Envelope(Kind.MESSAGE, requester, now_us, source, encode(request))
+
+
+def test_a_repeated_request_gets_the_recorded_reply_again_also_after_a_restart() -> None:
+    r = router()
+    request_id = uuid.uuid4()
+    first = r.process(TP, [record(request_envelope("mun-13101", request_id, 0), 0)])
+    replies = [o for o in first if o.topic == inbound("mun-13101")]
+    assert len(replies) == 1
+    assert len([o for o in first if o.topic == PROVISION_RECORDS]) == 1
+    again = r.process(TP, [record(request_envelope("mun-13101", request_id, 1), 1)])
+    assert [o.value for o in again if o.topic == inbound("mun-13101")] == [replies[0].value]
+    assert not [o for o in again if o.topic == PROVISION_RECORDS]  # one record per request
+    # a replica that takes the partition over answers the same from the changelog
+    taken_over = router()
+    taken_over.partitions[TP] = rebuilt_from(first + again)
+    later = taken_over.process(TP, [record(request_envelope("mun-13101", request_id, 2), 2)])
+    assert [o.value for o in later if o.topic == inbound("mun-13101")] == [replies[0].value]
+    assert not [o for o in later if o.topic == PROVISION_RECORDS]
+    denied = decode(replies[0].value or b"")
+    assert isinstance(denied, RequestDenied)
+    assert denied.reason is DenialReason.UNKNOWN_CODE
+
+
+def denial_reasons(outputs: list[Output]) -> list[str]:
+    reasons = []
+    for o in outputs:
+        if o.topic == inbound("mun-13101"):
+            reply = decode(o.value or b"")
+            assert isinstance(reply, RequestDenied)
+            reasons.append(reply.reason.value)
+    return reasons
+
+
+def budgeted_router(partitions: int) -> Router:
+    keys = Keyring.from_key_set(parse_key_set(generate_key_set(os.urandom)))
+    control = ControlState(rate_policy=RatePolicy(capacity=4, per_second=0.0001))
+    return Router("127.0.0.1:1", keys, control, partitions=partitions)
+
+
+def test_two_partitions_cannot_double_an_agencys_budget_and_a_restart_does_not_refill_it() -> None:
+    r = budgeted_router(partitions=2)
+    one, two = TopicPartition(PERSONS, 0), TopicPartition(PERSONS, 1)
+    r.partitions[one], r.partitions[two] = r.new_state(0), r.new_state(1)
+    written: dict[TopicPartition, list[Output]] = {one: [], two: []}
+    reasons = []
+    for tp in (one, two):  # forged codes are metered like routed requests
+        for offset in range(3):
+            envelope = request_envelope("mun-13101", uuid.uuid4(), offset)
+            outputs = r.process(tp, [record(envelope, offset)])
+            written[tp].extend(outputs)
+            reasons.extend(denial_reasons(outputs))
+    assert reasons.count("UNKNOWN_CODE") == 4  # the budget, across both partitions
+    assert reasons.count("RATE_LIMITED") == 2
+    restarted = budgeted_router(partitions=2)
+    state = restarted.new_state(0)
+    for o in written[one]:
+        if o.topic == STATE:
+            assert o.key is not None
+            state.restore(o.key, o.value)
+    restarted.partitions[one] = state
+    envelope = request_envelope("mun-13101", uuid.uuid4(), 10)
+    assert denial_reasons(restarted.process(one, [record(envelope, 10)])) == ["RATE_LIMITED"]
