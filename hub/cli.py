@@ -13,8 +13,7 @@ from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import typer
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
-from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka import AIOKafkaProducer
 from aiokafka.errors import (
     KafkaConnectionError,
     SaslAuthenticationFailed,
@@ -30,6 +29,7 @@ from hub.control import operator_metadata, publish_control
 from hub.core import Keyring, KeySetError, load_key_set
 from hub.core.legal_basis import LegalBasisTableError, parse_table
 from hub.deadletters import DeadLetter
+from hub.lag import measure_lag
 from hub.layout import LayoutMismatch
 from hub.layout import guard as guard_layout
 from hub.onboarding import (
@@ -41,7 +41,7 @@ from hub.onboarding import (
 )
 from hub.readers import read_to_end
 from hub.repartition import RepartitionRefused, repartition
-from hub.service import INGRESS_GROUP, ROUTER_GROUP, Hub, HubConfig
+from hub.service import Hub, HubConfig
 from hub.topics import (
     DEAD_LETTERS,
     PERSONS,
@@ -506,32 +506,12 @@ def dlq_replay(
 
 @hub_app.command("lag")
 def lag(bootstrap: Bootstrap = "127.0.0.1:9092") -> None:
-    """Committed records not yet processed, per stage and partition."""
-
-    async def go() -> list[tuple[str, str, int, int, int]]:
-        admin = AIOKafkaAdminClient(**kafka_options(bootstrap))
-        consumer = AIOKafkaConsumer(**kafka_options(bootstrap), group_id=None,
-                                    isolation_level="read_committed")  # fmt: skip
-        await admin.start()
-        await consumer.start()
-        rows = []
-        try:
-            for stage, group in (("ingress", INGRESS_GROUP), ("router", ROUTER_GROUP)):
-                committed = await admin.list_consumer_group_offsets(group)
-                if not committed:
-                    continue
-                ends = await consumer.end_offsets(list(committed))
-                for tp, meta in sorted(committed.items()):
-                    rows.append((stage, tp.topic, tp.partition, meta.offset,
-                                 max(0, ends[tp] - meta.offset)))  # fmt: skip
-        finally:
-            await consumer.stop()
-            await admin.close()
-        return rows
-
-    table = Table("stage", "topic", "partition", "committed", "lag")
-    for stage, topic, partition, committed, behind in _run(go()):
-        table.add_row(stage, topic, str(partition), str(committed), str(behind))
+    """Committed records not yet processed, per stage and input partition (records, not
+    offsets; a partition the stage never committed shows as never)."""
+    table = Table("stage", "topic", "partition", "committed", "lag (records)")
+    for row in _run(measure_lag(bootstrap)):
+        committed = "never" if row.committed is None else str(row.committed)
+        table.add_row(row.stage, row.topic, str(row.partition), committed, str(row.records))
     console.print(table)
 
 

@@ -84,7 +84,20 @@ class Hub:
 
     @property
     def ready(self) -> bool:
-        return self.control_reader.caught_up.is_set() and all(s.ready.is_set() for s in self.stages)
+        """Control state loaded, and every stage processing every partition it was assigned."""
+        return (
+            self.control_reader.caught_up.is_set()
+            and all(s.ready.is_set() for s in self.stages)
+            and not self.not_processing()
+        )
+
+    def not_processing(self) -> list[str]:
+        """`stage topic/partition` of each assigned partition that is not processing."""
+        return [
+            f"{stage.config.name} {tp.topic}/{tp.partition}"
+            for stage in self.stages
+            for tp in stage.not_processing()
+        ]
 
     async def run(self) -> None:
         """Run until `stop()` (or SIGTERM/SIGINT when installed by the CLI)."""
@@ -143,7 +156,9 @@ class Hub:
             elif path == "/readyz":
                 ok = self.ready
                 status = "200 OK" if ok else "503 Service Unavailable"
-                body, ctype = (b"ready\n" if ok else b"not ready\n"), "text/plain"
+                waiting = "".join(f"not processing: {p}\n" for p in self.not_processing())
+                body = b"ready\n" if ok else f"not ready\n{waiting}".encode()
+                ctype = "text/plain"
             else:
                 status, body, ctype = "404 Not Found", b"not found\n", "text/plain"
             writer.write(

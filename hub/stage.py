@@ -79,6 +79,8 @@ class StageConfig:
     linger_ms: int = 50
     transaction_timeout_ms: int = 30_000
     commit_timeout_s: float = 30.0
+    # A partition with records waiting that has not committed for this long is stalled.
+    stalled_after_s: float = 60.0
     producer_options: dict[str, Any] = field(default_factory=dict)
     consumer_options: dict[str, Any] = field(default_factory=dict)
 
@@ -146,6 +148,8 @@ class Stage:
         self._consumer: AIOKafkaConsumer | None = None
         self._stopping = asyncio.Event()
         self.ready = asyncio.Event()
+        self._advanced_at: dict[TopicPartition, float] = {}  # last commit (or assignment)
+        self._lag: dict[TopicPartition, int] = {}  # as last measured by `lag()`
 
     def _transactional_id(self, tp: TopicPartition) -> str:
         return f"{self.config.group_id}.{tp.topic}.{tp.partition}"
@@ -185,6 +189,7 @@ class Stage:
             if committed is not None:
                 consumer.seek(tp, committed)
             self._prepared.add(tp)
+            self._advanced_at[tp] = time.monotonic()
 
         # Partitions are independent: fence and restore them side by side.
         await asyncio.gather(*(make_ready(tp) for tp in new))
@@ -262,6 +267,7 @@ class Stage:
             )
             await self._reinitialise(tp)
             return
+        self._advanced_at[tp] = time.monotonic()
         metrics.TRANSACTIONS.labels(self.config.name, "committed").inc()
         metrics.COMMIT_SECONDS.labels(self.config.name).observe(time.perf_counter() - began)
         metrics.RECORDS_IN.labels(self.config.name).inc(len(records))
@@ -316,4 +322,37 @@ class Stage:
             return {}
         assigned = list(consumer.assignment())
         ends = await consumer.end_offsets(assigned)
-        return {tp: max(0, ends[tp] - await consumer.position(tp)) for tp in assigned}
+        self._lag = {tp: max(0, ends[tp] - await consumer.position(tp)) for tp in assigned}
+        now = time.monotonic()
+        for tp, behind in self._lag.items():
+            if behind == 0:  # caught up: nothing waits, so nothing is late
+                self._advanced_at[tp] = now
+        return self._lag
+
+    def not_processing(self) -> list[TopicPartition]:
+        """Assigned partitions that are not processing: still being made ready (fencing,
+        restoring), or stalled (records waiting, no commit for `stalled_after_s`, as when
+        every transaction of the partition fails)."""
+        consumer = self._consumer
+        if consumer is None:
+            return []
+        now = time.monotonic()
+        return sorted(
+            (
+                tp
+                for tp in consumer.assignment()
+                if tp not in self._prepared
+                or stalled(
+                    self._lag.get(tp, 0),
+                    self._advanced_at.get(tp, now),
+                    now,
+                    self.config.stalled_after_s,
+                )
+            ),
+            key=lambda tp: (tp.topic, tp.partition),
+        )
+
+
+def stalled(lag: int, advanced_at: float, now: float, after_s: float) -> bool:
+    """Records are waiting and the partition has not committed anything for `after_s`."""
+    return lag > 0 and now - advanced_at > after_s

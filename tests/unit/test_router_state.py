@@ -18,7 +18,7 @@ from hub.deadletters import HEADER_DETAIL, HEADER_OFFSET, HEADER_REASON
 from hub.envelope import Envelope, Kind
 from hub.partition_state import PartitionState
 from hub.router import Router
-from hub.stage import Output
+from hub.stage import Output, stalled
 from hub.topics import DEAD_LETTERS, PERSONS, PROVISION_RECORDS, STATE
 from schemas.codec import decode, encode
 from schemas.models import AttributeRequest, Metadata, RequestDenied
@@ -210,3 +210,9 @@ def test_two_partitions_cannot_double_an_agencys_budget_and_a_restart_does_not_r
     restarted.partitions[one] = state
     envelope = request_envelope("mun-13101", uuid.uuid4(), 10)
     assert denial_reasons(restarted.process(one, [record(envelope, 10)])) == ["RATE_LIMITED"]
+
+
+def test_a_partition_is_stalled_only_when_records_wait_and_nothing_was_committed_for_long() -> None:
+    assert stalled(lag=5, advanced_at=0.0, now=61.0, after_s=60.0)
+    assert not stalled(lag=5, advanced_at=10.0, now=61.0, after_s=60.0)
+    assert not stalled(lag=0, advanced_at=0.0, now=600.0, after_s=60.0)  # idle is not stalled

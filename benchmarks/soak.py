@@ -1,0 +1,150 @@
+"""Soak (not part of the test suite): hub replicas as processes while a long stream of requests
+flows, one replica SIGKILLed every 10-30 s and replaced; then the exactly-once invariants.
+
+    python -m benchmarks.soak --requests 100000 --rate 400
+
+Without `--bootstrap` it starts a local (secured) Kafka of its own and stops it at the end.
+Prints one JSON line per kill and a summary; exits 1 if any request did not end in exactly one
+outcome and one provision record, if a query reached its provider twice, or if the hash chains
+do not verify.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from benchmarks.workload import Workload
+from deploy.local.broker import KafkaCluster
+from hub.cli import verify_chains
+from hub.core.keys import generate_key_set
+from hub.onboarding import change_rollout, onboard_agency
+from schemas.models import RolloutOperation
+
+REPLICAS = 2
+
+
+class Replicas:
+    """Hub replicas as child processes, each logging to its own file."""
+
+    def __init__(self, bootstrap: str, workdir: Path, partitions: int) -> None:
+        self.bootstrap = bootstrap
+        self.workdir = workdir
+        self.partitions = partitions
+        self.keys_file = workdir / "keys.json"
+        self.keys_file.write_text(json.dumps(generate_key_set(os.urandom)))
+        self.started = 0
+        self.running: list[subprocess.Popen[bytes]] = []
+
+    def start(self) -> None:
+        log = self.workdir / f"hub-{self.started}.log"
+        self.started += 1
+        env = os.environ | {"RENKEI_KEYS_FILE": str(self.keys_file)}
+        command = [
+            *(sys.executable, "-m", "renkei", "hub", "run", "--bootstrap", self.bootstrap),
+            *("--partitions", str(self.partitions), "--session-timeout-ms", "6000"),
+        ]
+        with log.open("wb") as out:
+            process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=env)
+        self.running.append(process)
+
+    def kill_one(self, rng: random.Random) -> int:
+        victim = self.running.pop(rng.randrange(len(self.running)))
+        victim.send_signal(signal.SIGKILL)
+        victim.wait()
+        return victim.pid
+
+    def stop_all(self) -> None:
+        for process in self.running:
+            process.send_signal(signal.SIGTERM)
+        for process in self.running:
+            try:
+                process.wait(60)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        self.running = []
+
+
+async def soak(bootstrap: str, requests: int, rate: float, seed: int, workdir: Path) -> int:
+    rng = random.Random(seed)
+    for agency in ("mun-27100", "mun-13101"):
+        await onboard_agency(bootstrap, agency, None, operator="op-soak")
+    await change_rollout(bootstrap, RolloutOperation.ADVANCE, times=1, operator="op-soak")
+    replicas = Replicas(bootstrap, workdir, partitions=6)
+    for _ in range(REPLICAS):
+        replicas.start()
+    workload = Workload(bootstrap, persons=500)
+    await workload.start()
+    kills = 0
+    began = time.monotonic()
+    try:
+        await workload.enrol_everyone(timeout=600)
+        sending = asyncio.create_task(workload.send_requests(requests, rate=rate))
+        while not (sending.done() and workload.done()):
+            await asyncio.sleep(rng.uniform(10, 30))
+            if sending.done() and workload.done():
+                break
+            pid = replicas.kill_one(rng)
+            kills += 1
+            replicas.start()
+            print(json.dumps({"killed": pid, "kills": kills,
+                              "seconds": round(time.monotonic() - began)}), flush=True)  # fmt: skip
+        await sending
+        await workload.wait_done(timeout=600)
+        await asyncio.sleep(5)  # anything duplicated would arrive now
+    finally:
+        await workload.stop()
+        replicas.stop_all()
+    summary = workload.summary()
+    report = await verify_chains(bootstrap)
+    result = summary | {
+        "replicas_killed": kills,
+        "chains_intact": report.intact,
+        "provision_records": report.records,
+        "seconds": round(time.monotonic() - began),
+    }
+    print(json.dumps(result), flush=True)
+    ok = (
+        summary["with_one_outcome"] == requests
+        and summary["with_one_record"] == requests
+        and summary["queries_delivered_more_than_once"] == 0
+        and report.intact
+    )
+    return 0 if ok else 1
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--bootstrap", help="a running broker (default: start a local one)")
+    parser.add_argument("--requests", type=int, default=100_000)
+    parser.add_argument("--rate", type=float, default=400.0, help="requests per second")
+    parser.add_argument("--seed", type=int, default=2026)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="renkei-soak-") as tmp:
+        workdir = Path(tmp)
+        cluster = None
+        bootstrap = args.bootstrap
+        if bootstrap is None:
+            cluster = KafkaCluster(1).start()
+            os.environ.update(cluster.admin_environment())
+            bootstrap = cluster.bootstrap
+        try:
+            code = asyncio.run(soak(bootstrap, args.requests, args.rate, args.seed, workdir))
+        finally:
+            if cluster is not None:
+                cluster.stop()
+    sys.exit(code)
+
+
+if __name__ == "__main__":
+    main()
