@@ -6,10 +6,12 @@ partition* gets its own transactional producer whose transactional id names that
 is created when the partition is assigned — `init_transactions` bumps the epoch, fencing the
 previous owner and resolving its open transaction — and closed when the partition is revoked.
 A zombie that still believes it owns the partition can then no longer commit anything.
+A partition is made ready (fenced, restored) in the background while it stays paused, so a long
+restore neither blocks the rebalance callback nor stops heart-beats; a failed attempt is retried.
 
 Any failure inside a transaction (including a commit or abort that times out, whose outcome is
 unknown) discards that producer, drops the partition's in-memory state and re-initialises the
-partition: new producer, state rebuilt by the processor, position reset to the committed offset.
+partition the same way: new producer, state rebuilt, position reset to the committed offset.
 """
 
 from __future__ import annotations
@@ -145,6 +147,7 @@ class Stage:
         # Held for the whole of a partition's transaction, so a revocation waits for it.
         self._locks: dict[TopicPartition, asyncio.Lock] = {}
         self._prepared: set[TopicPartition] = set()  # producer fenced, state rebuilt
+        self._making: dict[TopicPartition, asyncio.Task[None]] = {}  # being made ready
         self._consumer: AIOKafkaConsumer | None = None
         self._stopping = asyncio.Event()
         self.ready = asyncio.Event()
@@ -174,59 +177,84 @@ class Stage:
 
     async def _assign(self, partitions: list[TopicPartition]) -> None:
         # Nothing of a partition may be processed before its producer fenced the previous
-        # owner and its state is rebuilt: keep it paused until then.
+        # owner and its state is rebuilt: it stays paused until then. That happens in the
+        # background, so this callback returns at once and the consumer keeps heart-beating
+        # and processing its other partitions however long a restore takes.
         consumer = self._consumer
         assert consumer is not None
-        new = [tp for tp in partitions if tp not in self._producers]
+        new = [tp for tp in partitions if tp not in self._producers and tp not in self._making]
         consumer.pause(*new)
-
-        async def make_ready(tp: TopicPartition) -> None:
-            self._producers[tp] = await self._new_producer(tp)
-            await self.processor.prepare(tp)
-            # The position may have been fetched before the fencing above completed a stalled
-            # previous owner's last commit: start from what is committed now.
-            committed = await consumer.committed(tp)
-            if committed is not None:
-                consumer.seek(tp, committed)
-            self._prepared.add(tp)
-            self._advanced_at[tp] = time.monotonic()
-
-        # Partitions are independent: fence and restore them side by side.
-        await asyncio.gather(*(make_ready(tp) for tp in new))
-        consumer.resume(*new)
-        metrics.ASSIGNED_PARTITIONS.labels(self.config.name).set(len(self._producers))
+        for tp in new:
+            self._make_ready_later(tp)
         log.info("partitions assigned", stage=self.config.name, count=len(partitions))
         self.ready.set()
+
+    def _make_ready_later(self, tp: TopicPartition) -> None:
+        task = self._making.get(tp)
+        if task is None or task.done():
+            self._making[tp] = asyncio.create_task(self._make_ready(tp))
+
+    async def _make_ready(self, tp: TopicPartition) -> None:
+        """Fence the previous owner, rebuild the state, start from the committed offset, then
+        resume; retried (with back-off) until it succeeds or the partition is revoked."""
+        consumer = self._consumer
+        delay = 0.5
+        while consumer is not None and tp in consumer.assignment() and not self.stopping:
+            try:
+                async with self._lock(tp):
+                    await self._close_producer(tp)
+                    self.processor.drop(tp)
+                    self._producers[tp] = await self._new_producer(tp)
+                    await self.processor.prepare(tp)
+                    # The position may have been fetched before the fencing above completed a
+                    # stalled previous owner's last commit: start from what is committed now.
+                    committed = await consumer.committed(tp)
+                    if committed is None:
+                        await consumer.seek_to_beginning(tp)
+                    else:
+                        consumer.seek(tp, committed)
+                    self._prepared.add(tp)
+                    self._advanced_at[tp] = time.monotonic()
+                    consumer.resume(tp)
+                metrics.ASSIGNED_PARTITIONS.labels(self.config.name).set(len(self._prepared))
+                log.info("partition ready", stage=self.config.name, partition=tp.partition)
+                return
+            except Exception as exc:
+                log.warning(
+                    "partition could not be made ready; retrying",
+                    stage=self.config.name,
+                    partition=tp.partition,
+                    error=type(exc).__name__,
+                )
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 10.0)
 
     def _lock(self, tp: TopicPartition) -> asyncio.Lock:
         return self._locks.setdefault(tp, asyncio.Lock())
 
     async def _revoke(self, partitions: list[TopicPartition]) -> None:
         for tp in partitions:
+            making = self._making.pop(tp, None)
+            if making is not None and not making.done():
+                making.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await making
             async with self._lock(tp):
                 self._prepared.discard(tp)
                 await self._close_producer(tp)
                 self.processor.drop(tp)
-        metrics.ASSIGNED_PARTITIONS.labels(self.config.name).set(len(self._producers))
+        metrics.ASSIGNED_PARTITIONS.labels(self.config.name).set(len(self._prepared))
         log.info("partitions revoked", stage=self.config.name, count=len(partitions))
 
     async def _reinitialise(self, tp: TopicPartition) -> None:
-        """After a failed transaction: fresh producer, rebuilt state, committed position."""
+        """After a failed transaction: pause the partition and make it ready again (fresh
+        producer, rebuilt state, committed position) in the background."""
         consumer = self._consumer
         assert consumer is not None
         self._prepared.discard(tp)
-        await self._close_producer(tp)
-        self.processor.drop(tp)
-        if tp not in consumer.assignment():
-            return
-        self._producers[tp] = await self._new_producer(tp)
-        await self.processor.prepare(tp)
-        self._prepared.add(tp)
-        committed = await consumer.committed(tp)
-        if committed is None:
-            await consumer.seek_to_beginning(tp)
-        else:
-            consumer.seek(tp, committed)
+        if tp in consumer.assignment():
+            consumer.pause(tp)
+            self._make_ready_later(tp)
 
     async def _transact(
         self, tp: TopicPartition, records: Sequence[ConsumerRecord[bytes, bytes]]
@@ -299,6 +327,10 @@ class Stage:
                     continue
                 await asyncio.gather(*(self._transact(tp, recs) for tp, recs in batch.items()))
         finally:
+            for making in self._making.values():
+                making.cancel()
+            await asyncio.gather(*self._making.values(), return_exceptions=True)
+            self._making.clear()
             for tp in list(self._producers):
                 await self._close_producer(tp)
                 self.processor.drop(tp)
