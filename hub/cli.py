@@ -143,9 +143,22 @@ def run(
         list[str] | None,
         typer.Option(help="Run only this stage (ingress or router); repeatable. Default: both."),
     ] = None,
+    budget: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="Rate budget: CAPACITY/PER_SECOND for every agency, or "
+            "AGENCY=CAPACITY/PER_SECOND for one; repeatable. Give every replica the same. "
+            "Default 10000/2000: a replica restart's backlog arrives as one burst."
+        ),
+    ] = None,
 ) -> None:
     """Run one hub replica until SIGTERM (graceful: commits the open transactions)."""
     logs.configure()
+    try:
+        rate_policy = HubConfig(bootstrap).rate_policy.with_budgets(budget or [])
+    except ValueError as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from exc
     config = HubConfig(
         bootstrap,
         TopicLayout(partitions, replication=replication),
@@ -155,6 +168,7 @@ def run(
         http_host=http_host,
         session_timeout_ms=session_timeout_ms,
         stages=tuple(stage or ("ingress", "router")),
+        rate_policy=rate_policy,
     )
     unknown = set(config.stages) - {"ingress", "router"}
     if unknown:

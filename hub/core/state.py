@@ -219,6 +219,28 @@ class RatePolicy:
     def for_agency(self, agency: str) -> tuple[float, float]:
         return self.overrides.get(agency, (self.capacity, self.per_second))
 
+    def with_budgets(self, specs: Iterable[str]) -> RatePolicy:
+        """This policy with budgets set from `CAPACITY/PER_SECOND` (every agency's default)
+        or `AGENCY=CAPACITY/PER_SECOND` (one agency's); ValueError names a malformed one."""
+        capacity, per_second, overrides = self.capacity, self.per_second, dict(self.overrides)
+        for spec in specs:
+            agency, _, budget = spec.rpartition("=")
+            burst, slash, rate = budget.partition("/")
+            try:
+                pair = (float(burst), float(rate))
+            except ValueError:
+                pair = (-1.0, -1.0)
+            if not slash or pair[0] < 1 or pair[1] < 0:
+                raise ValueError(
+                    f"budget {spec!r}: expected CAPACITY/PER_SECOND or AGENCY=CAPACITY/PER_SECOND "
+                    "(a capacity of at least 1, a refill rate of at least 0)"
+                )
+            if agency:
+                overrides[agency] = pair
+            else:
+                capacity, per_second = pair
+        return RatePolicy(capacity, per_second, overrides)
+
 
 @dataclass(frozen=True, slots=True)
 class Decided:

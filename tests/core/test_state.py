@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -140,3 +141,13 @@ def test_partitions_sharing_a_budget_together_allow_no_more_than_the_budget() ->
     assert allowed == 6
     later = sum(budget_available(state, "mun-13101", 1_001.0) for state in shares)
     assert later == 3.0  # refilled together at the agency's rate, not three times it
+
+
+def test_budgets_are_set_for_everyone_or_one_agency_and_a_malformed_one_is_named() -> None:
+    policy = RatePolicy(10_000, 2_000).with_budgets(["500/50", "mun-13101=20/1.5"])
+    assert policy.for_agency("jps") == (500.0, 50.0)
+    assert policy.for_agency("mun-13101") == (20.0, 1.5)
+    for bad in ("500", "mun-13101=x/1", "0/5", "10/-1"):
+        with pytest.raises(ValueError, match="CAPACITY/PER_SECOND") as refused:
+            policy.with_budgets([bad])
+        assert repr(bad) in str(refused.value)
