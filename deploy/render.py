@@ -181,7 +181,7 @@ def bootstrap(registry: Registry) -> str:
 def _kafka_env(principal: str, registry: Registry) -> list[dict[str, Any]]:
     """A client's connection settings: bootstrap, SCRAM over TLS, its Strimzi user secret."""
     return [
-        {"name": "RENKEI_KAFKA_BOOTSTRAP", "value": bootstrap(registry)},
+        {"name": "KAFKA_BOOTSTRAP_SERVERS", "value": bootstrap(registry)},
         {"name": "RENKEI_KAFKA_SECURITY_PROTOCOL", "value": "SASL_SSL"},
         {"name": "RENKEI_KAFKA_SASL_MECHANISM", "value": "SCRAM-SHA-512"},
         {"name": "RENKEI_KAFKA_USERNAME", "value": principal},

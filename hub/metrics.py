@@ -36,3 +36,6 @@ POISON_PILLS = Counter(
     "Records dead-lettered as INTERNAL because the hub's code failed on them, by exception type",
     ["error"],
 )
+ROLLOUT_PHASE = Gauge(
+    "renkei_rollout_phase", "The rollout phase this replica applies (0: nothing live yet)"
+)

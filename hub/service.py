@@ -132,6 +132,7 @@ class Hub:
 
     async def _watch_lag(self) -> None:
         while not all(s.stopping for s in self.stages):
+            metrics.ROLLOUT_PHASE.set(self.control.rollout.phase)
             for stage in self.stages:
                 with contextlib.suppress(Exception):
                     for tp, lag in (await stage.lag()).items():

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import TopicAlreadyExistsError, for_code
+from aiokafka.errors import InvalidReplicationFactorError, TopicAlreadyExistsError, for_code
 
 from producers.connection import kafka_options
 from schemas.topics import (
@@ -137,16 +137,18 @@ async def _wait_for_leaders(admin: AIOKafkaAdminClient, names: list[str]) -> Non
 
 def _raise_refusals(topic_errors: list[tuple[Any, ...]]) -> None:
     """Turn the per-topic error codes of a CreateTopics response into one clear error."""
-    refused = []
+    refused, too_few_brokers = [], False
     for name, code, *message in topic_errors:
         if code in (0, TopicAlreadyExistsError.errno):
             continue
         detail = next((m for m in message if m), None) or for_code(code).message
         refused.append(f"{name}: {detail}")
+        too_few_brokers |= code == InvalidReplicationFactorError.errno
     if refused:
-        raise TopicCreationError(
-            "the cluster refused to create "
-            + "; ".join(refused)
-            + " (a replication factor above the number of brokers is refused: use "
+        hint = (
+            " (a replication factor above the number of brokers is refused: use "
             "--replication 1 on a single local broker, 3 on a production cluster)"
+            if too_few_brokers
+            else ""
         )
+        raise TopicCreationError("the cluster refused to create " + "; ".join(refused) + hint)

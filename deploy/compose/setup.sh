@@ -1,0 +1,23 @@
+#!/bin/sh
+# One-shot set-up of the compose deployment, as the bootstrap admin; idempotent (a re-run
+# reuses the key set and every principal's password on the secrets volume).
+set -eu
+mkdir -p /var/lib/renkei/keys /var/lib/renkei/credentials /var/lib/renkei/portal
+[ -f /var/lib/renkei/keys/keys.json ] \
+  || renkei keys generate --out /var/lib/renkei/keys/keys.json   # development keys only
+renkei hub init   # the hub's topics (RENKEI_PARTITIONS, RENKEI_REPLICATION) and their layout
+for principal in hub operator ppc; do
+  renkei hub principal "$principal" --credentials "/var/lib/renkei/credentials/$principal.kafka.env"
+done
+for agency in $RENKEI_AGENCIES; do
+  case "$agency" in
+    mun-*) subscriptions="--subscribe Relocation" ;;
+    med-*) subscriptions="--subscribe ClinicalUpdate" ;;
+    portal) subscriptions="--subscribe ConsentGiven --subscribe ConsentWithdrawn --subscribe ProxyRegistered --subscribe ProxyRevoked --subscribe DependencyChanged" ;;
+    *) subscriptions="" ;;
+  esac
+  # shellcheck disable=SC2086
+  renkei hub onboard "$agency" $subscriptions --key-id "$agency-reference" \
+    --credentials "/var/lib/renkei/credentials/$agency.kafka.env"
+done
+echo "set-up done"
