@@ -7,7 +7,9 @@ partition, the offset after the last record applied (`consumed_offsets`). Either
 neither does; a restart seeks every partition to its stored offset. So a crash at any point
 neither loses nor duplicates a row, and the broker's consumer-group offsets play no part.
 
-Undecodable records are counted and skipped (reason only in the log): bad input never stops
+A batch that fails (the database or the broker went away) is read again from the stored
+offsets once `run()` retries, so a failure costs time, never a row. Undecodable records are
+counted and skipped (reason only in the log): bad input never stops
 the projector, and its offset still advances with the batch.
 """
 
@@ -21,8 +23,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.errors import KafkaError
 from sqlalchemy import Table, select, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from portal import readmodel
@@ -56,6 +60,8 @@ class Projector:
         self.topics = (records_topic, inbox_topic)
         self.max_records = max_records
         self.applied = 0  # records applied since start (rows or not)
+        self.failures = 0  # batches that failed and were read again
+        self.retry_seconds = 1.0
         self.undecodable = 0
         self._consumer: AIOKafkaConsumer | None = None
         self._partitions: list[TopicPartition] = []
@@ -77,6 +83,15 @@ class Projector:
         self._consumer = consumer
         self._partitions = await self._wait_for_partitions(consumer, within)
         consumer.assign(self._partitions)
+        resumed = await self._resume()
+        log.info("projector.started", partitions=len(self._partitions), resumed=resumed)
+
+    async def _resume(self) -> int:
+        """Seek every partition to the offset the database holds (the beginning if none) and
+        load the chain heads committed with them: the database, not the consumer, says where
+        the read model stands. The number of partitions resumed from a stored offset."""
+        consumer = self._consumer
+        assert consumer is not None
         stored = await self._stored_offsets()
         for tp in self._partitions:
             if tp in stored:
@@ -86,7 +101,7 @@ class Projector:
         async with self.engine.connect() as db:
             rows = (await db.execute(select(readmodel.chain_heads))).all()
         self._heads = {r.chain_partition: ChainHead(r.sequence, r.record_hash) for r in rows}
-        log.info("projector.started", partitions=len(self._partitions), resumed=len(stored))
+        return len(stored)
 
     async def stop(self) -> None:
         self._stopping.set()
@@ -99,7 +114,16 @@ class Projector:
         if self._consumer is None:
             await self.start()
         while not self._stopping.is_set():
-            await self.step()
+            try:
+                await self.step()
+            except (SQLAlchemyError, KafkaError, OSError) as exc:
+                # The batch's transaction rolled back (or never began) while the consumer had
+                # moved past it: go back to what the database holds and try again.
+                self.failures += 1
+                log.warning("projector.retrying", error=type(exc).__name__)
+                await asyncio.sleep(self.retry_seconds)
+                if not self._stopping.is_set():
+                    await self._resume()
 
     async def step(self, timeout_ms: int = 500) -> int:
         """Fetch one batch and apply it in one transaction; the number of records applied."""

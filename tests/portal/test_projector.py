@@ -3,6 +3,7 @@ restart (or a failed transaction) resumes exactly where the database says it sto
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from datetime import UTC, datetime
 
@@ -10,6 +11,7 @@ import pytest
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from sqlalchemy import event, func, select
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from hub.audit import ChainHead, seal
@@ -20,6 +22,7 @@ from producers.connection import kafka_options
 from schemas.codec import encode
 from schemas.models import Metadata, Notice, Outcome, ProvisionRecord
 from schemas.vocabulary import DenialReason, Sector
+from tests.portal.world import wait_until
 
 pytestmark = pytest.mark.kafka
 
@@ -204,3 +207,32 @@ async def test_a_batch_whose_transaction_fails_leaves_neither_rows_nor_offsets(
     finally:
         await again.stop()
     assert await _count(engine, readmodel.provision_records) == 6
+
+
+async def test_a_running_projector_retries_a_failed_batch_from_the_stored_offsets(
+    topics: Topics, engine: AsyncEngine
+) -> None:
+    await topics.publish_records(8)
+    failed = False
+
+    def fail_once(_conn, _cursor, statement: str, *_args: object) -> None:  # type: ignore[no-untyped-def]
+        nonlocal failed
+        if "INSERT INTO provision_records" in statement and not failed:
+            failed = True
+            raise OperationalError(statement, None, RuntimeError("connection reset"))
+
+    event.listen(engine.sync_engine, "before_cursor_execute", fail_once)
+    projector = topics.projector(engine)
+    projector.retry_seconds = 0.1
+    running = asyncio.create_task(projector.run())
+    try:
+        await wait_until(lambda: projector.applied >= 8, "the projector to apply every record")
+    finally:
+        await projector.stop()
+        await running
+        event.remove(engine.sync_engine, "before_cursor_execute", fail_once)
+    assert projector.failures == 1
+    async with engine.connect() as db:
+        rows = (await db.execute(select(readmodel.provision_records))).all()
+    assert len(rows) == 8
+    assert all(r.chain_verified for r in rows)
