@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from selenium import webdriver
+from selenium.common.exceptions import WebDriverException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webelement import WebElement
@@ -91,7 +92,13 @@ class Browser:
         """Click a link or a form's button and wait until the next page has loaded."""
         page = await self.find("html")
         element = await self.find(css)
-        await self.call(element.click)
+        try:
+            await self.call(element.click)
+        except WebDriverException as exc:
+            # chromedriver inspects the clicked node after the click; when the click has
+            # already replaced the page that node is gone. The click happened: go on.
+            if "does not belong to the document" not in str(exc):
+                raise
         await self.call(WebDriverWait(self.driver, 60).until, staleness_of(page))
 
     async def type(self, css: str, text: str) -> None:
