@@ -51,6 +51,12 @@ from hub.topics import (
 )
 from producers.connection import kafka_options
 
+# Where each kind of router state (hub/partition_state.py, one tag byte per table) goes.
+MOVED_WITH_KEY = (b"p", b"n", b"r")  # persons, blind indexes, revoked numbers
+KEPT_IN_PLACE = (b"h", b"s")  # provision-record chain head, delivery sequence numbers
+COPIED_EVERYWHERE = (b"t", b"d")  # used reply tokens, decided request ids and their replies
+DROPPED = (b"b",)  # an agency's rate-budget share in one partition
+
 StateRecord = tuple[int, bytes, bytes]  # (partition, key, value): latest value per key
 
 
@@ -77,14 +83,14 @@ def place(records: Iterable[StateRecord], new: int) -> list[StateRecord]:
     placed: list[StateRecord] = []
     for partition, key, value in records:
         tag, rest = key[:1], key[1:]
-        if tag in (b"p", b"n", b"r"):  # a person by person_id; a number by its blind index
+        if tag in MOVED_WITH_KEY:  # a person by person_id; a number by its blind index
             placed.append((partition_of(rest, new), key, value))
-        elif tag in (b"h", b"s", b"b"):  # this partition's chain head, delivery sequences
-            # and budget shares (a partition added by the migration starts with a full share)
+        elif tag in KEPT_IN_PLACE:  # this partition's chain head and delivery sequences
             placed.append((partition, key, value))
-        elif tag in (b"t", b"d"):  # a used reply token, a decided request id: wherever a
-            # late answer or a repeated request may now arrive
+        elif tag in COPIED_EVERYWHERE:  # used tokens, decided requests: wherever they recur
             placed.extend((p, key, value) for p in range(new))
+        elif tag in DROPPED:  # a share of a rate budget under the old count: shares start anew
+            continue
         else:
             raise RepartitionRefused(
                 f"the state changelog holds a key tagged {tag!r} that this command does not know "

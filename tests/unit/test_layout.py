@@ -49,3 +49,24 @@ def test_topics_that_disagree_with_no_record_cannot_be_placed() -> None:
 
 def test_the_recorded_count_round_trips() -> None:
     assert decode_count(encode_count(24)) == 24
+
+
+def test_every_table_of_the_router_state_has_a_place_in_a_repartition() -> None:
+    from hub.control import ControlState
+    from hub.partition_state import PartitionState
+    from hub.repartition import place
+
+    tags = set(PartitionState(0, ControlState())._tables)
+    placed = place([(0, tag + b"key", b"value") for tag in sorted(tags)], 6)
+    assert {key[:1] for _p, key, _v in placed} <= tags
+
+
+def test_persons_move_with_their_key_and_a_partitions_own_state_stays() -> None:
+    from hub.repartition import partition_of, place
+
+    person = b"p" + bytes(range(16))
+    head, token = b"h", b"t" + bytes(16)
+    placed = place([(1, person, b"x"), (1, head, b"y"), (1, token, b"z")], 6)
+    assert (partition_of(person[1:], 6), person, b"x") in placed
+    assert (1, head, b"y") in placed
+    assert sorted(p for p, k, _v in placed if k == token) == list(range(6))
