@@ -34,6 +34,7 @@ from schemas.models import (
     NoticeAcknowledged,
     ProvisionRecord,
 )
+from schemas.sealed_number import HubSealingKey
 from schemas.topics import PROVISION_RECORDS
 
 log = get_logger("agencies.reference")
@@ -65,6 +66,7 @@ class ReferenceAgency:
         reply_timeout: float = 30.0,
         group_id: str | None = None,
         slice_of: str | None = None,
+        hub_key: HubSealingKey | None = None,
     ) -> None:
         """`slice_of`: answer from the slice of another reference id (tests run a reference
         municipality's data under a throw-away id, so they never touch the real topics)."""
@@ -84,6 +86,7 @@ class ReferenceAgency:
                 extra_topics=extra_topics,
                 reply_timeout=reply_timeout,
                 group_id=group_id,
+                hub_key=hub_key,
             )
         )
         held = sorted({name for values in self.holdings.values() for name in values})
@@ -152,8 +155,16 @@ class Portal(ReferenceAgency):
     """マイ・ポータル, scripted: provision records and notices per person code; a notice is
     acknowledged when the person opens it (`open_notice`)."""
 
-    def __init__(self, connection: Connection, population: Population) -> None:
-        super().__init__("portal", connection, population, extra_topics=(PROVISION_RECORDS,))
+    def __init__(
+        self, connection: Connection, population: Population, hub_key: HubSealingKey | None = None
+    ) -> None:
+        super().__init__(
+            "portal",
+            connection,
+            population,
+            extra_topics=(PROVISION_RECORDS,),
+            hub_key=hub_key,
+        )
         self.records: dict[bytes, list[ProvisionRecord]] = defaultdict(list)
         self.notices: dict[bytes, list[Notice]] = defaultdict(list)
         self.acknowledged: dict[UUID, datetime] = {}
@@ -201,8 +212,11 @@ def reference_agency(
 
 
 def reference_agencies(
-    connection: Connection, population: Population
+    connection: Connection, population: Population, hub_key: HubSealingKey | None = None
 ) -> dict[str, ReferenceAgency]:
     """Every reference agency: six municipalities (three pilot), jps, hi-kyokai, mhlw-ei,
-    med-0001, med-0002 and the portal."""
-    return {a: reference_agency(a, connection, population) for a in REFERENCE_AGENCY_IDS}
+    med-0001, med-0002 and the portal. `hub_key`: the hub's public sealing key."""
+    return {
+        a: reference_agency(a, connection, population, hub_key=hub_key)
+        for a in REFERENCE_AGENCY_IDS
+    }

@@ -39,7 +39,8 @@ from aiokafka.structs import TopicPartition
 
 from benchmarks.workload import PROVIDER, REQUESTER, Workload
 from deploy.local.broker import KAFKA_VERSION, KafkaCluster
-from hub.core.keys import generate_key_set
+from hub.core import Keyring
+from hub.core.keys import generate_key_set, parse_key_set
 from hub.onboarding import change_rollout, onboard_agency
 from hub.readers import committed_reader
 from hub.topics import ensure_topics
@@ -179,7 +180,9 @@ async def hub(
     """Measure the hub as one process running both stages, or (split) one process a stage."""
     with tempfile.TemporaryDirectory() as tmp:
         keys = Path(tmp) / "keys.json"
-        keys.write_text(json.dumps(generate_key_set(os.urandom)))
+        document = generate_key_set(os.urandom)
+        keys.write_text(json.dumps(document))
+        hub_key = Keyring.from_key_set(parse_key_set(document)).public_sealing_key
         env = {"RENKEI_KEYS_FILE": str(keys)}
         base = ["renkei", "hub", "run", "--bootstrap", bootstrap, "--partitions", str(PARTITIONS),
                 "--replication", "1", "--batch-max", str(BATCH_MAX)]  # fmt: skip
@@ -190,7 +193,12 @@ async def hub(
             await onboard_agency(bootstrap, agency)
         await change_rollout(bootstrap, RolloutOperation.ADVANCE)
         workload = Workload(
-            bootstrap, persons=200, requester=requester, provider=provider, answering=False
+            bootstrap,
+            persons=200,
+            requester=requester,
+            provider=provider,
+            answering=False,
+            hub_key=hub_key,
         )
         await workload.start()
         processes = [spawn(c, env) for c in commands]

@@ -26,7 +26,8 @@ from pathlib import Path
 from benchmarks.workload import Workload
 from deploy.local.broker import KafkaCluster
 from hub.cli import verify_chains
-from hub.core.keys import generate_key_set
+from hub.core import Keyring
+from hub.core.keys import generate_key_set, parse_key_set
 from hub.onboarding import change_rollout, onboard_agency
 from schemas.models import RolloutOperation
 
@@ -41,7 +42,9 @@ class Replicas:
         self.workdir = workdir
         self.partitions = partitions
         self.keys_file = workdir / "keys.json"
-        self.keys_file.write_text(json.dumps(generate_key_set(os.urandom)))
+        document = generate_key_set(os.urandom)
+        self.keys_file.write_text(json.dumps(document))
+        self.keyring = Keyring.from_key_set(parse_key_set(document))
         self.started = 0
         self.running: list[subprocess.Popen[bytes]] = []
 
@@ -83,7 +86,7 @@ async def soak(bootstrap: str, requests: int, rate: float, seed: int, workdir: P
     replicas = Replicas(bootstrap, workdir, partitions=6)
     for _ in range(REPLICAS):
         replicas.start()
-    workload = Workload(bootstrap, persons=500)
+    workload = Workload(bootstrap, persons=500, hub_key=replicas.keyring.public_sealing_key)
     await workload.start()
     kills = 0
     began = time.monotonic()
@@ -106,7 +109,7 @@ async def soak(bootstrap: str, requests: int, rate: float, seed: int, workdir: P
         await workload.stop()
         replicas.stop_all()
     summary = workload.summary()
-    report = await verify_chains(bootstrap)
+    report = await verify_chains(bootstrap, replicas.keyring.record_verify_keys)
     result = summary | {
         "replicas_killed": kills,
         "chains_intact": report.intact,

@@ -36,6 +36,7 @@ from schemas.models import (
     Relocation,
     RequestDenied,
 )
+from schemas.sealed_number import HubSealingKey, enrolment_context, seal_number
 from schemas.topics import PROVISION_RECORDS, inbound, outbound
 
 REQUESTER, PROVIDER = "mun-27100", "mun-13101"
@@ -100,6 +101,7 @@ class Workload:
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
     _producer: AIOKafkaProducer | None = None
     _from_end: bool = False
+    hub_key: HubSealingKey | None = None  # numbers are sealed to it (the hub's public key)
 
     async def start(self) -> None:
         self._producer = AIOKafkaProducer(
@@ -144,9 +146,9 @@ class Workload:
             for number in self.numbers:
                 rid = uuid.uuid4()
                 ids[agency].append(rid)
-                message = Enrolment(
-                    metadata=_meta(agency), request_id=rid, individual_number=number
-                )
+                assert self.hub_key is not None, "a workload that enrols needs the hub's key"
+                sealed = seal_number(number, self.hub_key, enrolment_context(agency, rid))
+                message = Enrolment(metadata=_meta(agency), request_id=rid, sealed_number=sealed)
                 await self.producer.send(outbound(agency), encode(message))
         await self.producer.flush()
         await self._wait(lambda: all(r in self.observed.enrolled for r in ids[self.requester]),

@@ -35,6 +35,7 @@ from schemas.models import (
     Notice,
     RequestDenied,
 )
+from schemas.sealed_number import HubSealingKey
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +51,7 @@ class AgencyConfig:
     reply_timeout: float = DEFAULT_TIMEOUT
     delivery_timeout: float = 40.0
     lanes: int = 8
+    hub_key: HubSealingKey | None = None  # else RENKEI_HUB_SEALING_KEY; needed to enrol
 
 
 class Agency(Lifecycle):
@@ -60,7 +62,10 @@ class Agency(Lifecycle):
         self.agency_id = config.agency_id
         self.handlers = handlers if handlers is not None else Handlers()
         self.producer = AgencyProducer(
-            config.agency_id, config.connection, delivery_timeout=config.delivery_timeout
+            config.agency_id,
+            config.connection,
+            delivery_timeout=config.delivery_timeout,
+            hub_key=config.hub_key,
         )
         self.inbox = Inbox(
             config.agency_id,

@@ -1,21 +1,32 @@
-"""Tamper-evident provision records (情報提供等記録), hash-chained per hub partition.
+"""Provision records (情報提供等記録) the hub chains, signs and verifies, per hub partition.
 
-Each record's hash is SHA-256 over the previous record's hash and the record's own Avro
-encoding with `record_hash` empty; the first record of a chain follows 32 zero bytes. Changing,
-removing, inserting or reordering any committed record breaks the chain at that point, which
-`verify` reports ("this, and nothing more, was done": これ以上はやっていない).
+Each record is hash-chained to the one before it and signed with the hub's Ed25519 record key
+(`schemas.provision_records` holds the construction, so the portal and the oversight body
+check records with the same code and the public key only). Changing, removing, inserting or
+reordering any record shows when its chain is verified ("this, and nothing more, was done":
+これ以上はやっていない):
+
+- a record whose signature does not verify was not written by the hub: a *forged insertion*.
+  It is reported and skipped, so the genuine record after it still chains to the one before;
+- a genuine record whose content no longer matches its hash was *altered*;
+- a genuine record out of sequence or not linked to its predecessor shows records *missing,
+  repeated or reordered*;
+- a chain that ends before the chain head the hub keeps has lost records *from its end*.
+
+`verify_partition` reports every break and carries on past it.
 """
 
 from __future__ import annotations
 
-import hashlib
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from schemas.codec import DecodeError, decode_as, encode
 from schemas.models import ProvisionRecord
+from schemas.provision_records import GENESIS, sign_record, verify_record
 
-GENESIS = bytes(32)
 UNKNOWN_SUBJECT = b"\x00"  # subject_code when the request named no person the hub knows
 
 
@@ -34,31 +45,45 @@ class ChainHead:
         return cls(int.from_bytes(data[:8], "big"), data[8:40])
 
 
-def record_hash(record: ProvisionRecord) -> bytes:
-    unsealed = record.model_copy(update={"record_hash": b""})
-    return hashlib.sha256(record.previous_hash + encode(unsealed)).digest()
+@dataclass(frozen=True, slots=True)
+class RecordSigner:
+    """The hub's current record-signing key and its id."""
+
+    key_id: int
+    key: Ed25519PrivateKey
 
 
-def seal(record: ProvisionRecord, partition: int, head: ChainHead) -> tuple[bytes, ChainHead]:
-    """Chain `record` after `head`: (the encoded sealed record, the new head)."""
+def seal(
+    record: ProvisionRecord, partition: int, head: ChainHead, signer: RecordSigner
+) -> tuple[bytes, ChainHead]:
+    """Chain `record` after `head` and sign it: (the encoded sealed record, the new head)."""
     linked = record.model_copy(
         update={
             "chain_partition": partition,
             "chain_sequence": head.sequence + 1,
             "previous_hash": head.hash,
             "record_hash": b"",
+            "signature": b"",
         }
     )
-    digest = hashlib.sha256(head.hash + encode(linked)).digest()
-    sealed = linked.model_copy(update={"record_hash": digest})
-    return encode(sealed), ChainHead(head.sequence + 1, digest)
+    sealed = sign_record(linked, signer.key_id, signer.key)
+    return encode(sealed), ChainHead(head.sequence + 1, sealed.record_hash)
+
+
+class BreakKind:
+    FORGED = "forged insertion"
+    ALTERED = "altered"
+    OUT_OF_PLACE = "missing, repeated or reordered records"
+    CUT = "records cut off the end"
+    UNREADABLE = "not a provision record"
 
 
 @dataclass(frozen=True, slots=True)
 class ChainBreak:
     partition: int
-    offset: int
+    offset: int | None  # None for a break at the chain's end
     sequence: int | None
+    kind: str
     what: str
 
 
@@ -66,42 +91,71 @@ class ChainBreak:
 class ChainReport:
     records: int = 0
     partitions: int = 0
-    first_break: ChainBreak | None = None
+    genuine: int = 0
+    breaks: list[ChainBreak] = field(default_factory=list)
+
+    @property
+    def first_break(self) -> ChainBreak | None:
+        return self.breaks[0] if self.breaks else None
 
     @property
     def intact(self) -> bool:
-        return self.first_break is None
+        return not self.breaks
+
+    def forged(self) -> list[ChainBreak]:
+        return [b for b in self.breaks if b.kind == BreakKind.FORGED]
 
 
 def verify_partition(
-    partition: int, records: Iterable[tuple[int, bytes]], report: ChainReport
+    partition: int,
+    records: Iterable[tuple[int, bytes]],
+    report: ChainReport,
+    keys: Mapping[int, Ed25519PublicKey],
+    expected_head: ChainHead | None = None,
 ) -> None:
-    """Check one partition's chain; `records` are (offset, value) in offset order."""
-    head = ChainHead()
+    """Check one partition's chain; `records` are (offset, value) in offset order. With
+    `expected_head` (the hub's own chain head for this partition) the chain's end is checked
+    too."""
     report.partitions += 1
+    head: ProvisionRecord | None = None
     for offset, value in records:
         report.records += 1
 
-        def broken(what: str, sequence: int | None = None, offset: int = offset) -> None:
-            if report.first_break is None:
-                report.first_break = ChainBreak(partition, offset, sequence, what)
+        def broken(kind: str, what: str, sequence: int | None, offset: int = offset) -> None:
+            report.breaks.append(ChainBreak(partition, offset, sequence, kind, what))
 
         try:
             record = decode_as(value, ProvisionRecord)
         except DecodeError as exc:
-            broken(f"not a provision record ({exc.reason.value})")
-            return
+            broken(BreakKind.UNREADABLE, f"cannot be decoded ({exc.reason.value})", None)
+            continue
         seq = record.chain_sequence
+        verdict = verify_record(record, keys, head)
+        if not verdict.signature_verifies:
+            broken(BreakKind.FORGED, "the hub's signature does not verify: not written by it", seq)
+            continue  # the next genuine record still follows the one before this
+        report.genuine += 1
+        if not verdict.content_matches_hash:
+            broken(BreakKind.ALTERED, "its content does not match its signed hash", seq)
         if record.chain_partition != partition:
-            broken(f"record says chain partition {record.chain_partition}", seq)
-            return
-        if seq != head.sequence + 1:
-            broken(f"sequence {seq} follows {head.sequence}: a record is missing or extra", seq)
-            return
-        if record.previous_hash != head.hash:
-            broken("previous_hash does not match the preceding record's hash", seq)
-            return
-        if record_hash(record) != record.record_hash:
-            broken("record_hash does not match the record's content: it was altered", seq)
-            return
-        head = ChainHead(seq, record.record_hash)
+            broken(BreakKind.OUT_OF_PLACE, f"it belongs to chain {record.chain_partition}", seq)
+        elif verdict.chain_position_verifies is False or (
+            head is None and verdict.chain_position_verifies is None
+        ):
+            after = 0 if head is None else head.chain_sequence
+            broken(BreakKind.OUT_OF_PLACE, f"sequence {seq} does not follow {after}", seq)
+        head = record  # carry on from the last genuine record
+    if expected_head is None:
+        return
+    sequence, digest = (0, GENESIS) if head is None else (head.chain_sequence, head.record_hash)
+    if (sequence, digest) != (expected_head.sequence, expected_head.hash):
+        report.breaks.append(
+            ChainBreak(
+                partition,
+                None,
+                sequence,
+                BreakKind.CUT if sequence < expected_head.sequence else BreakKind.OUT_OF_PLACE,
+                f"the chain ends at sequence {sequence} but the hub's chain head is at "
+                f"{expected_head.sequence}",
+            )
+        )

@@ -8,7 +8,7 @@ import hashlib
 import json
 import secrets
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
@@ -19,12 +19,13 @@ from aiokafka.errors import (
     SaslAuthenticationFailed,
     TopicAuthorizationFailedError,
 )
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from rich.console import Console
 from rich.table import Table
 
 from hub.access import SERVICE_PRINCIPALS
 from hub.acl_admin import AccessAdminError
-from hub.audit import ChainReport, verify_partition
+from hub.audit import ChainHead, ChainReport, verify_partition
 from hub.control import operator_metadata, publish_control
 from hub.core import Keyring, KeySetError, load_key_set
 from hub.core.legal_basis import LegalBasisTableError, parse_table
@@ -39,6 +40,7 @@ from hub.onboarding import (
     onboard_agency,
     register_agency,
 )
+from hub.partition_state import CHAIN_HEAD
 from hub.readers import read_to_end
 from hub.repartition import RepartitionRefused, repartition
 from hub.service import Hub, HubConfig
@@ -47,6 +49,7 @@ from hub.topics import (
     PERSONS,
     PRODUCTION_REPLICATION,
     PROVISION_RECORDS,
+    STATE,
     TopicCreationError,
     TopicLayout,
     ensure_topics,
@@ -59,6 +62,7 @@ from schemas.models import (
     LegalBasisTablePublished,
     RolloutOperation,
 )
+from schemas.provision_records import VerifyKeyError, parse_verify_keys
 from schemas.vocabulary import InvalidAgencyId, Sector, agency_kind
 
 hub_app = typer.Typer(help="Run and operate the hub.", no_args_is_help=True)
@@ -440,30 +444,66 @@ async def read_topic(
             handle(r.partition, r.offset, r.value, r)
 
 
-async def verify_chains(bootstrap: str) -> ChainReport:
+async def read_chain_heads(bootstrap: str) -> dict[int, ChainHead]:
+    """The chain head the hub keeps for each partition (the last one in its changelog)."""
+    heads: dict[int, ChainHead] = {}
+
+    def collect(partition: int, _offset: int, value: bytes | None, record: Any) -> None:
+        if record.key == CHAIN_HEAD and value is not None:
+            heads[partition] = ChainHead.from_bytes(value)
+
+    await read_topic(bootstrap, STATE, collect)
+    return heads
+
+
+async def verify_chains(
+    bootstrap: str, keys: Mapping[int, Ed25519PublicKey], *, check_heads: bool = True
+) -> ChainReport:
+    """Verify every partition's chain of provision records with the hub's public record keys,
+    and (with `check_heads`) each chain's end against the hub's chain head."""
     by_partition: dict[int, list[tuple[int, bytes]]] = {}
 
     def collect(partition: int, offset: int, value: bytes | None, _r: Any) -> None:
         by_partition.setdefault(partition, []).append((offset, value or b""))
 
     await read_topic(bootstrap, PROVISION_RECORDS, collect)
+    heads = await read_chain_heads(bootstrap) if check_heads else {}
     report = ChainReport()
-    for partition in sorted(by_partition):
-        verify_partition(partition, by_partition[partition], report)
+    for partition in sorted(by_partition.keys() | heads.keys()):
+        records = by_partition.get(partition, [])
+        verify_partition(partition, records, report, keys, heads.get(partition))
     return report
 
 
+VerifyKeys = Annotated[
+    str | None,
+    typer.Option(
+        envvar="RENKEI_RECORD_VERIFY_KEYS",
+        help="The hub's public record keys (`renkei keys public`); default: the key set's.",
+    ),
+]
+
+
 @audit_app.command("verify")
-def audit_verify(bootstrap: Bootstrap = "127.0.0.1:9092") -> None:
-    """Recompute every partition's hash chain; report the first break (exit 1) or intact."""
-    report = _run(verify_chains(bootstrap))
-    if report.first_break is None:
-        console.print(f"intact: {report.records} provision records in "
-                      f"{report.partitions} chains")  # fmt: skip
+def audit_verify(bootstrap: Bootstrap = "127.0.0.1:9092", verify_keys: VerifyKeys = None) -> None:
+    """Verify every provision record's signature and chain position and each chain's end;
+    report every break (exit 1) or intact."""
+    try:
+        keys = _keys().record_verify_keys if verify_keys is None else parse_verify_keys(verify_keys)
+    except VerifyKeyError as exc:
+        console.print(f"[red]Record verification keys:[/red] {exc}")
+        raise typer.Exit(2) from exc
+    report = _run(verify_chains(bootstrap, keys))
+    summary = (f"{report.records} provision records in {report.partitions} chains, "
+               f"{report.genuine} signed by the hub")  # fmt: skip
+    if report.intact:
+        console.print(f"intact: {summary}")
         return
-    b = report.first_break
-    console.print(f"[red]BROKEN[/red] partition {b.partition}, offset {b.offset}, "
-                  f"sequence {b.sequence}: {b.what}")  # fmt: skip
+    console.print(f"[red]BROKEN[/red]: {summary}; {len(report.breaks)} break(s):")
+    for b in report.breaks:
+        where = "end of chain" if b.offset is None else f"offset {b.offset}"
+        console.print(f"  partition {b.partition}, {where}, sequence {b.sequence}: "
+                      f"{b.kind}: {b.what}")  # fmt: skip
     raise typer.Exit(1)
 
 

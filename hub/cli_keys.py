@@ -14,9 +14,13 @@ from typing import Annotated
 
 import typer
 
+from hub.core.keyring import Keyring
 from hub.core.keys import KeySetError, generate_key_set, parse_key_set, rotate
 
-keys_app = typer.Typer(help="Key sets for link codes, the blind index and reply tokens.")
+keys_app = typer.Typer(
+    help="Key sets for link codes, the blind index, reply tokens, sealed numbers and record "
+    "signatures."
+)
 
 
 def _write_private(path: Path, document: dict[str, object]) -> None:
@@ -43,15 +47,38 @@ def generate(
 @keys_app.command("rotate")
 def rotate_command(
     file: Annotated[Path, typer.Argument(help="The key file to rotate in place.")],
-    section: Annotated[str, typer.Option(help="link_codes or reply_tokens")] = "reply_tokens",
+    section: Annotated[
+        str, typer.Option(help="link_codes, reply_tokens, sealing or record_signing")
+    ] = "reply_tokens",
 ) -> None:
-    """Add a new current key generation; codes and tokens made with older ones stay valid."""
+    """Add a new current key generation; codes, tokens, sealed numbers and signatures made
+    with older ones stay valid. A key set without a sealing or record-signing section gets
+    its first one this way."""
     try:
         document = json.loads(file.read_text("utf-8"))
-        parse_key_set(document)
         rotated = rotate(document, section, secrets.token_bytes)
+        parse_key_set(rotated)
     except (OSError, json.JSONDecodeError, KeySetError) as exc:
         typer.echo(f"cannot rotate {file}: {exc}", err=True)
         raise typer.Exit(1) from exc
     _write_private(file, rotated)
     typer.echo(f"{section}: current key id is now {rotated[section]['current']}")
+
+
+@keys_app.command("public")
+def public_command(
+    file: Annotated[Path, typer.Argument(help="The hub's key file.")],
+) -> None:
+    """Print the public halves agencies and readers need: the sealing key agencies seal
+    numbers to (RENKEI_HUB_SEALING_KEY) and the keys that verify provision records."""
+    try:
+        keyring = Keyring.from_key_set(parse_key_set(json.loads(file.read_text("utf-8"))))
+    except (OSError, json.JSONDecodeError, KeySetError) as exc:
+        typer.echo(f"cannot read {file}: {exc}", err=True)
+        raise typer.Exit(1) from exc
+    typer.echo(f"RENKEI_HUB_SEALING_KEY={keyring.public_sealing_key}")
+    verify_keys = ",".join(
+        f"{key_id}:{key.public_bytes_raw().hex()}"
+        for key_id, key in sorted(keyring.record_verify_keys.items())
+    )
+    typer.echo(f"RENKEI_RECORD_VERIFY_KEYS={verify_keys}")

@@ -47,7 +47,9 @@ from schemas.models import (
     ProxyRegistered,
     ProxyRevoked,
     Relocation,
+    SealedNumber,
 )
+from schemas.sealed_number import enrolment_context, number_change_context
 
 DL = DeadLetterReason
 
@@ -142,9 +144,10 @@ class Ingress(Stateless):
             "correlation_id": None if meta.correlation_id is None else str(meta.correlation_id),
         }
         if isinstance(message, Enrolment):
-            presented = message.individual_number
-            blind = (
-                self.keys.number_index(presented) if individual_number.is_valid(presented) else None
+            # Only a sealed number counts: one sent in clear (a version-1 sender) is refused
+            # as if it were malformed, so no agency keeps sending numbers in clear.
+            blind = self._index_of(
+                message.sealed_number, enrolment_context(sender, message.request_id)
             )
             env = Envelope(
                 Kind.ENROL, number_index=blind, request_id=str(message.request_id), **base
@@ -174,11 +177,14 @@ class Ingress(Stateless):
         person = self.keys.codes.decode(sender, getattr(message, field))
         index: bytes | None = None
         if isinstance(message, NumberChanged):
-            # Reduce the new number to its blind index; strip it from what travels on.
-            number = message.new_number
-            if number is not None and individual_number.is_valid(number):
-                index = self.keys.number_index(number)
-            value = encode(message.model_copy(update={"new_number": None}))
+            # Reduce the sealed new number to its blind index; strip it (and any number sent
+            # in clear, which counts for nothing) from what travels on.
+            index = self._index_of(
+                message.sealed_new_number, number_change_context(sender, message.person_code)
+            )
+            value = encode(
+                message.model_copy(update={"new_number": None, "sealed_new_number": None})
+            )
         if index is not None and person is not None:
             # A number change first claims its new number where that number's index lives;
             # only then does it reach the person (hub.router._claim_index).
@@ -195,6 +201,15 @@ class Ingress(Stateless):
             base | {"request_id": None if request_id is None else str(request_id)},
             number_index=index,
         )
+
+    def _index_of(self, sealed: SealedNumber | None, context: bytes) -> bytes | None:
+        """The blind index of a sealed number, or None if absent, unopenable or invalid."""
+        if sealed is None:
+            return None
+        number = self.keys.open_number(sealed, context)
+        if number is None or not individual_number.is_valid(number):
+            return None
+        return self.keys.number_index(number)
 
     @staticmethod
     def _to_router(

@@ -23,6 +23,8 @@ from hub.core import HubState, PersonRecord
 from hub.core.state import Decided
 from hub.store import PartitionStore
 
+CHAIN_HEAD = b"h"  # the changelog key of the chain head (`hub audit verify` reads it)
+
 
 def _same(data: bytes) -> bytes:
     return data
@@ -94,7 +96,7 @@ class PartitionState(PartitionStore):
         self.used_tokens = self.table(b"t", _uuid_bytes, _uuid_of, _seconds_bytes, _seconds_of)
         self.sequences = self.table(b"s", str.encode, bytes.decode, _seconds_bytes, _seconds_of)
         self.budgets = self.table(b"b", str.encode, bytes.decode, _budget_bytes, _budget_of)
-        self.head = self.cell(b"h", ChainHead(), ChainHead.to_bytes, ChainHead.from_bytes)
+        self.head = self.cell(CHAIN_HEAD, ChainHead(), ChainHead.to_bytes, ChainHead.from_bytes)
         # Broadcast parts are shared by reference: a control message updates every partition.
         self.hub = HubState(
             persons=self.persons,

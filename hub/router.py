@@ -24,7 +24,7 @@ from datetime import UTC, datetime
 from aiokafka.structs import ConsumerRecord, TopicPartition
 
 from hub import metrics
-from hub.audit import UNKNOWN_SUBJECT, seal
+from hub.audit import UNKNOWN_SUBJECT, RecordSigner, seal
 from hub.control import ControlState
 from hub.core import (
     AddHolder,
@@ -103,6 +103,7 @@ class Router:
         self.keys = keys
         self.control = control
         self.random_bytes = random_bytes
+        self.signer = RecordSigner(keys.record_signing_key_id, keys.record_signing_key)
         self.partitions: dict[TopicPartition, PartitionState] = {}
 
     # --- state lifecycle -----------------------------------------------------------------
@@ -453,7 +454,7 @@ class Router:
             previous_hash=b"",
             record_hash=b"",
         )
-        value, head = seal(record, ps.partition, ps.head.get())
+        value, head = seal(record, ps.partition, ps.head.get(), self.signer)
         ps.head.set(head)
         return Output(PROVISION_RECORDS, value, partition=ps.partition)
 

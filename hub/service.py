@@ -49,6 +49,7 @@ class HubConfig:
 class Hub:
     def __init__(self, config: HubConfig, keys: Keyring) -> None:
         self.config = config
+        self.keys = keys
         self.control = ControlState(rate_policy=config.rate_policy)
         self.control_reader = ControlReader(config.bootstrap, self.control)
 

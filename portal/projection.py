@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from hub.audit import GENESIS, record_hash
 from schemas.models import (
     Change,
     ConsentGiven,
@@ -25,6 +24,7 @@ from schemas.models import (
     ProxyRegistered,
     ProxyRevoked,
 )
+from schemas.provision_records import GENESIS, record_hash
 
 ALL_SCOPES = "*"
 

@@ -10,17 +10,19 @@ running (`consumers.Agency` runs both).
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import cast
 from uuid import UUID, uuid4
 
 from producers.connection import Connection
-from producers.errors import ReplyTimeout
+from producers.errors import NoSealingKey, ReplyTimeout
 from producers.lifecycle import Lifecycle
 from producers.publisher import Delivery, Publisher
 from producers.replies import PendingReplies
 from renkei.logs import get_logger
+from schemas.individual_number import validate as validate_number
 from schemas.models import (
     EVENT_MODELS,
     ApplicationReceived,
@@ -42,8 +44,16 @@ from schemas.models import (
     Relocation,
     RequestDenied,
 )
+from schemas.sealed_number import (
+    HubSealingKey,
+    enrolment_context,
+    number_change_context,
+    seal_number,
+)
 
 log = get_logger("producers.client")
+HUB_SEALING_KEY_ENV = "RENKEI_HUB_SEALING_KEY"
+"""Where the SDK finds the hub's public sealing key (`<key id>:<hex>`) when none is passed."""
 
 Event = (
     Relocation
@@ -75,10 +85,22 @@ class AgencyProducer(Lifecycle):
         *,
         replies: PendingReplies | None = None,
         delivery_timeout: float = 40.0,
+        hub_key: HubSealingKey | None = None,
     ) -> None:
         self.agency_id = agency_id
         self.publisher = Publisher(agency_id, connection, delivery_timeout=delivery_timeout)
         self.replies = replies if replies is not None else PendingReplies()
+        self.hub_key = hub_key
+
+    def sealing_key(self) -> HubSealingKey:
+        """The hub's public key numbers are sealed to: as configured, else from the
+        environment (RENKEI_HUB_SEALING_KEY)."""
+        if self.hub_key is None:
+            configured = os.environ.get(HUB_SEALING_KEY_ENV)
+            if configured is None:
+                raise NoSealingKey(f"no hub sealing key: pass hub_key or set {HUB_SEALING_KEY_ENV}")
+            self.hub_key = HubSealingKey.parse(configured)
+        return self.hub_key
 
     async def start(self) -> None:
         await self.publisher.start()
@@ -94,6 +116,11 @@ class AgencyProducer(Lifecycle):
         """Publish an event; its metadata.message_id is what requests cite as trigger."""
         if not isinstance(event, EVENT_TYPES):
             raise TypeError(f"{type(event).__name__} is not an event record")
+        if isinstance(event, NumberChanged) and event.new_number is not None:
+            # The new number leaves this process only sealed to the hub's key.
+            context = number_change_context(event.metadata.sender, event.person_code)
+            sealed = seal_number(event.new_number, self.sealing_key(), context)
+            event = event.model_copy(update={"new_number": None, "sealed_new_number": sealed})
         return await self.publisher.publish(event)
 
     async def enrol(
@@ -103,10 +130,15 @@ class AgencyProducer(Lifecycle):
         reply_timeout: float = DEFAULT_TIMEOUT,
         request_id: UUID | None = None,
     ) -> EnrolmentConfirmed | RequestDenied:
-        """Present a person's number once; the outcome carries this agency's link code."""
+        """Present a person's number once; the outcome carries this agency's link code. The
+        number is validated here and leaves this process only sealed to the hub's key."""
         rid = request_id or uuid4()
+        number = validate_number(individual_number)
+        context = enrolment_context(self.agency_id, rid)
         message = Enrolment(
-            metadata=self.metadata(), request_id=rid, individual_number=individual_number
+            metadata=self.metadata(),
+            request_id=rid,
+            sealed_number=seal_number(number, self.sealing_key(), context),
         )
         reply = await self._request(message, rid, reply_timeout)
         if isinstance(reply, EnrolmentConfirmed | RequestDenied):

@@ -44,3 +44,8 @@ class ReplyTimeout(ProducerError):
 class ConnectionSettingsError(ProducerError):
     """The client's Kafka settings are missing or invalid (the operator's configuration): the
     message names the RENKEI_KAFKA_* setting to set."""
+
+
+class NoSealingKey(ProducerError):
+    """The caller sends an individual number but configured no hub sealing key (the caller's
+    fault): numbers travel only sealed to the hub's public key (`renkei keys public`)."""

@@ -81,6 +81,12 @@ Principal = Annotated[
 """Who published a message: an agency id, the hub (`hub`) or an operator (`op-<name>`)."""
 IndividualNumber = Annotated[str, AfterValidator(_individual_number), AvroType("individual-number")]
 """個人番号: 12 digits with the official check digit."""
+NoClearNumber = Annotated[
+    str,
+    AfterValidator(lambda value: value and _individual_number(value)),
+    AvroType("individual-number"),
+]
+"""Where version 1 carried a number in clear: empty now, a valid number from old senders."""
 LinkCode = Annotated[bytes, Field(min_length=1), AvroType("bytes")]
 """符号: a person's code as one agency knows it; opaque bytes."""
 Token = Annotated[bytes, AvroType("bytes")]
@@ -333,21 +339,35 @@ class ProxyRevoked(Message):
     proxy_code: LinkCode
 
 
+class SealedNumber(Record):
+    """An individual number sealed to the hub's public key (see schemas.sealed_number)."""
+
+    AVRO_NAME: ClassVar[str] = "jp.renkei.SealedNumber"
+    key_id: Annotated[int, Field(ge=1, le=255), AvroType("int")]
+    ephemeral_key: Annotated[bytes, Field(max_length=64), AvroType("bytes")]
+    nonce: Annotated[bytes, Field(max_length=64), AvroType("bytes")]
+    ciphertext: Annotated[bytes, Field(max_length=256), AvroType("bytes")]
+
+
 class NumberChanged(Message):
-    """番号変更: the person has a new individual number; codes stay the same."""
+    """番号変更: the person has a new individual number; codes stay the same. The number
+    travels sealed (`sealed_new_number`); `new_number` is what version 1 sent in clear."""
 
     person_code: LinkCode
     new_number: IndividualNumber | None = None
+    sealed_new_number: SealedNumber | None = None
 
 
 # ---- linkage ----------------------------------------------------------------------------
 
 
 class Enrolment(Message):
-    """An agency presents a number once and receives its link code."""
+    """An agency presents a number once and receives its link code. The number travels
+    sealed (`sealed_number`); `individual_number` is where version 1 sent it in clear."""
 
     request_id: UUID
-    individual_number: IndividualNumber
+    individual_number: NoClearNumber = ""
+    sealed_number: SealedNumber | None = None
 
 
 class EnrolmentConfirmed(Message):
@@ -420,6 +440,8 @@ class ProvisionRecord(Message):
     chain_sequence: Annotated[int, Field(ge=0, le=2**63 - 1), AvroType("long")]
     previous_hash: Token
     record_hash: Token
+    signing_key_id: Annotated[int, Field(ge=0, le=255), AvroType("int")] = 0
+    signature: Token = b""
 
     @model_validator(mode="after")
     def _reason_iff_denied(self) -> Self:
@@ -554,5 +576,6 @@ RECORD_MODELS: dict[str, type[Record]] = {
     Metadata.AVRO_NAME: Metadata,
     AttributeValue.AVRO_NAME: AttributeValue,
     HouseholdMember.AVRO_NAME: HouseholdMember,
+    SealedNumber.AVRO_NAME: SealedNumber,
 }
 """Avro record full name -> model, for every record that has one."""

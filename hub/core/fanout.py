@@ -76,7 +76,7 @@ def fan_out(
     strip: dict[str, object] = {}
     if isinstance(event, NumberChanged):
         candidates = tuple(a for a in holders if a != publisher)
-        strip = {"new_number": None}
+        strip = {"new_number": None, "sealed_new_number": None}
     elif isinstance(event, ApplicationReceived):
         candidates = ()
     elif isinstance(event, ClinicalUpdate):

@@ -1,4 +1,5 @@
-"""The hub's key set: link-code, blind-index and reply-token keys, with key ids for rotation.
+"""The hub's key set: link-code, blind-index, reply-token, number-sealing and record-signing
+keys, with key ids for rotation, and the consent-token issuers the hub trusts.
 
 A key set is configuration, never committed for production use. It holds *generations* of
 master keys; every agency's link-code key is derived from the master of a generation and the
@@ -26,6 +27,14 @@ KEYS_FILE_ENV = "RENKEI_KEYS_FILE"  # path to a JSON key file
 LINK_CODE_KEY_BYTES = 64  # AES-256-SIV
 BLIND_INDEX_KEY_BYTES = 32  # HMAC-SHA-256
 REPLY_TOKEN_KEY_BYTES = 64  # AES-256-SIV
+SEALING_KEY_BYTES = 32  # X25519 private key: agencies seal numbers to its public half
+RECORD_SIGNING_KEY_BYTES = 32  # Ed25519 private key: signs provision records
+_ROTATING = {
+    "link_codes": LINK_CODE_KEY_BYTES,
+    "reply_tokens": REPLY_TOKEN_KEY_BYTES,
+    "sealing": SEALING_KEY_BYTES,
+    "record_signing": RECORD_SIGNING_KEY_BYTES,
+}
 
 
 class KeySetError(ValueError):
@@ -50,6 +59,9 @@ class KeySet:
     link_codes: KeyGenerations
     blind_index: bytes
     reply_tokens: KeyGenerations
+    sealing: KeyGenerations
+    record_signing: KeyGenerations
+    consent_token_issuers: Mapping[str, bytes]  # key id -> Ed25519 public key of an issuer
 
 
 def _key_id(text: str, where: str) -> int:
@@ -70,6 +82,8 @@ def _key(text: object, size: int, where: str) -> bytes:
 
 def _generations(document: Mapping[str, Any], name: str, size: int) -> KeyGenerations:
     section = document.get(name)
+    if section is None and name in ("sealing", "record_signing"):
+        raise KeySetError(f"{name}: missing; add it with `renkei keys rotate --section {name}`")
     if not isinstance(section, Mapping) or not isinstance(section.get("keys"), Mapping):
         raise KeySetError(f"{name}: expected an object with 'keys' and 'current'")
     keys = {
@@ -91,7 +105,21 @@ def parse_key_set(document: Mapping[str, Any]) -> KeySet:
         link_codes=_generations(document, "link_codes", LINK_CODE_KEY_BYTES),
         blind_index=_key(document.get("blind_index"), BLIND_INDEX_KEY_BYTES, "blind_index"),
         reply_tokens=_generations(document, "reply_tokens", REPLY_TOKEN_KEY_BYTES),
+        sealing=_generations(document, "sealing", SEALING_KEY_BYTES),
+        record_signing=_generations(document, "record_signing", RECORD_SIGNING_KEY_BYTES),
+        consent_token_issuers=_issuers(document.get("consent_token_issuers", {})),
     )
+
+
+def _issuers(section: object) -> dict[str, bytes]:
+    if not isinstance(section, Mapping):
+        raise KeySetError("consent_token_issuers: expected an object of key id -> public key")
+    issuers = {}
+    for key_id, value in section.items():
+        if not isinstance(key_id, str) or not key_id or "." in key_id:
+            raise KeySetError("consent_token_issuers: a key id is a non-empty word without dots")
+        issuers[key_id] = _key(value, 32, f"consent_token_issuers key {key_id}")
+    return issuers
 
 
 def generate_key_set(
@@ -104,21 +132,31 @@ def generate_key_set(
         "link_codes": {"current": "1", "keys": {"1": random_bytes(LINK_CODE_KEY_BYTES).hex()}},
         "blind_index": random_bytes(BLIND_INDEX_KEY_BYTES).hex(),
         "reply_tokens": {"current": "1", "keys": {"1": random_bytes(REPLY_TOKEN_KEY_BYTES).hex()}},
+        "sealing": {"current": "1", "keys": {"1": random_bytes(SEALING_KEY_BYTES).hex()}},
+        "record_signing": {
+            "current": "1",
+            "keys": {"1": random_bytes(RECORD_SIGNING_KEY_BYTES).hex()},
+        },
+        "consent_token_issuers": {},
     }
 
 
 def rotate(
     document: Mapping[str, Any], section: str, random_bytes: Callable[[int], bytes]
 ) -> dict[str, Any]:
-    """A copy of the document with a new current generation in `section` (old ones kept)."""
-    if section not in ("link_codes", "reply_tokens"):
-        raise KeySetError("only link_codes and reply_tokens rotate; the blind index re-enrols")
-    size = LINK_CODE_KEY_BYTES if section == "link_codes" else REPLY_TOKEN_KEY_BYTES
-    old = _generations(document, section, size)
-    new_id = max(old.keys) + 1
+    """A copy of the document with a new current generation in `section` (old ones kept; a
+    missing sealing or record-signing section is created)."""
+    size = _ROTATING.get(section)
+    if size is None:
+        raise KeySetError(f"only {', '.join(_ROTATING)} rotate; the blind index re-enrols")
+    if section not in document:
+        new_id, kept = 1, {}
+    else:
+        old = _generations(document, section, size)
+        new_id, kept = max(old.keys) + 1, dict(old.keys)
     if new_id > 255:
         raise KeySetError(f"{section}: all 255 key ids are used")
-    keys = {str(k): v.hex() for k, v in old.keys.items()} | {str(new_id): random_bytes(size).hex()}
+    keys = {str(k): v.hex() for k, v in kept.items()} | {str(new_id): random_bytes(size).hex()}
     return {**document, section: {"current": str(new_id), "keys": keys}}
 
 

@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from hub.audit import ChainReport
 from hub.cli import read_topic, verify_chains
@@ -80,7 +82,12 @@ class Observed:
         return sum(1 for start in self.phase_starts_ms if start <= at_ms)
 
 
-async def read_back(bootstrap: str, agencies: Iterable[str], since_ms: int = 0) -> Observed:
+async def read_back(
+    bootstrap: str,
+    agencies: Iterable[str],
+    verify_keys: Mapping[int, Ed25519PublicKey],
+    since_ms: int = 0,
+) -> Observed:
     """Read every topic the report counts, concurrently, each to its current end."""
     seen = Observed()
     agencies = list(agencies)
@@ -153,7 +160,7 @@ async def read_back(bootstrap: str, agencies: Iterable[str], since_ms: int = 0) 
             seen.dead_letters += 1
 
     async def chains() -> None:
-        seen.chain = await verify_chains(bootstrap)
+        seen.chain = await verify_chains(bootstrap, verify_keys)
 
     await asyncio.gather(
         *(read_topic(bootstrap, outbound(a), out) for a in agencies),

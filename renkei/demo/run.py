@@ -7,7 +7,7 @@ import asyncio
 import contextlib
 import os
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -15,6 +15,7 @@ from typing import Any
 
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.structs import TopicPartition
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from agencies import (
     REFERENCE_AGENCY_IDS,
@@ -63,6 +64,8 @@ class DemoResult:
     since_ms: int
     paths: tuple[Path, Path] | None = None
     agencies: list[str] = field(default_factory=lambda: list(REFERENCE_AGENCY_IDS))
+    # the hub's public record keys: anyone can verify the run's provision records with them
+    record_verify_keys: Mapping[int, Ed25519PublicKey] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -167,7 +170,12 @@ async def run_demo(
             await _wait(lambda: hub.control.rollout.phase == phase, f"phase {phase}")
             return hub.control.rollout.plan.phases[phase - 1].name
 
-        agencies = reference_agencies(Connection.from_environment(bootstrap), population)
+        verify_keys = hub.keys.record_verify_keys
+        agencies = reference_agencies(
+            Connection.from_environment(bootstrap),
+            population,
+            hub_key=hub.keys.public_sealing_key,
+        )
         tracker.step = "starting the reference agencies"
         await asyncio.gather(*(a.start() for a in agencies.values()))
         barrier = IngressBarrier(bootstrap)
@@ -202,7 +210,7 @@ async def run_demo(
             await then(agencies, population)
         tracker.step = "stopping the hub"
     tracker.step = "reading back from Kafka"
-    observed = await read_back(bootstrap, REFERENCE_AGENCY_IDS, since_ms)
+    observed = await read_back(bootstrap, REFERENCE_AGENCY_IDS, verify_keys, since_ms)
     run = {
         "seed": config.seed,
         "persons": config.persons,
@@ -218,7 +226,9 @@ async def run_demo(
     paths = write(report, config.report_dir) if config.report_dir is not None else None
     tracker.step = "done"
     log.info("demo.done", ok=report["invariants"]["ok"], wall_seconds=run["wall_seconds"])
-    return DemoResult(report, scenario.expectations, since_ms, paths)
+    return DemoResult(
+        report, scenario.expectations, since_ms, paths, record_verify_keys=verify_keys
+    )
 
 
 async def _enrol(agencies: dict[str, ReferenceAgency], tracker: Tracker) -> None:

@@ -28,11 +28,16 @@ async def test_a_reference_municipality_enrols_its_people_and_answers_from_its_s
 ) -> None:
     population = generate(seed=3, persons=120)
     agency_id = new_agency_id("med")
+    by_hand = HubByHand(kafka_bootstrap, agency_id)
     municipality = ReferenceAgency(
-        agency_id, Connection.from_environment(kafka_bootstrap), population, slice_of="mun-27100"
+        agency_id,
+        Connection.from_environment(kafka_bootstrap),
+        population,
+        slice_of="mun-27100",
+        hub_key=by_hand.hub_key,
     )
     held = slice_for(population, "mun-27100")
-    async with HubByHand(kafka_bootstrap, agency_id) as hub:
+    async with by_hand as hub:
         await municipality.start()
         try:
             enrolling = asyncio.create_task(municipality.enrol_all(concurrency=8))
@@ -40,7 +45,9 @@ async def test_a_reference_municipality_enrols_its_people_and_answers_from_its_s
             for _ in municipality.serves:
                 enrolment = await hub.from_agency(Enrolment)
                 code = uuid.uuid4().bytes
-                issued[enrolment.individual_number] = code
+                number = hub.number_in(enrolment)
+                assert number is not None
+                issued[number] = code
                 await hub.deliver(
                     EnrolmentConfirmed(
                         metadata=hub_metadata(), request_id=enrolment.request_id, person_code=code

@@ -12,17 +12,23 @@ import re
 import uuid
 from collections import Counter
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from aiokafka import AIOKafkaConsumer
+from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.structs import TopicPartition
 
-from agencies import Portal
+from agencies import Portal, generate
 from hub.cli import read_topic, verify_chains
+from producers.connection import kafka_options
 from renkei.demo import DemoConfig, DemoResult, run_demo
 from renkei.demo.portal import demo_portal, showcase
-from schemas.codec import decode
+from schemas import individual_number
+from schemas.codec import decode, encode
 from schemas.models import (
     AgencySuspension,
     AttributeQuery,
@@ -30,6 +36,7 @@ from schemas.models import (
     AttributeResponse,
     Enrolment,
     EnrolmentConfirmed,
+    Metadata,
     Notice,
     NoticeAcknowledged,
     ProvisionRecord,
@@ -268,7 +275,7 @@ async def test_the_reports_numbers_are_the_counts_read_back(played: Played) -> N
         "confirmations_delivered_to_sender": k.notices["confirmations delivered"],
     }
     assert report["dead_letters"] == k.dead_letters == 0
-    chains = await verify_chains(played.bootstrap)
+    chains = await verify_chains(played.bootstrap, played.result.record_verify_keys)
     assert chains.intact
     assert report["audit"] == {"intact": True, "records": chains.records,
                                "chains": chains.partitions, "first_break": None}  # fmt: skip
@@ -284,7 +291,6 @@ async def test_notices_reach_the_portal_and_their_confirmations_the_sender(playe
 async def test_the_report_is_written_as_json_and_markdown_without_personal_data(
     played: Played,
 ) -> None:
-    import re
 
     text = (played.report_dir / "report.json").read_text() + (
         played.report_dir / "report.md"
@@ -400,3 +406,64 @@ async def test_the_abuse_fires_signals_gets_the_browser_suspended_and_its_traffi
     assert BROWSER in view.volume.series()[1]
     signals_text = repr(oversight["signals"])
     assert not re.search(r"(?<!\d)\d{12}(?!\d)", signals_text)  # no individual number
+
+
+_DIGIT_RUN = re.compile(rb"(?<![0-9])[0-9]{12}(?![0-9])")
+
+
+def individual_numbers_in(data: bytes) -> set[bytes]:
+    """Every run of exactly twelve ASCII digits with a valid check digit: how an individual
+    number looks in Avro, JSON or a header when it travels in clear."""
+    return {m for m in _DIGIT_RUN.findall(data) if individual_number.is_valid(m.decode())}
+
+
+async def every_record_of_every_topic(bootstrap: str) -> list[bytes]:
+    """Keys, values and headers of every record on the broker, aborted transactions included."""
+    admin = AIOKafkaAdminClient(**kafka_options(bootstrap))
+    await admin.start()
+    try:
+        topics = sorted(await admin.list_topics())
+        described = await admin.describe_topics(topics)
+    finally:
+        await admin.close()
+    tps = [TopicPartition(t["topic"], p["partition"]) for t in described
+           for p in t["partitions"]]  # fmt: skip
+    consumer = AIOKafkaConsumer(
+        **kafka_options(bootstrap), enable_auto_commit=False,
+        isolation_level="read_uncommitted", group_id=None,
+    )  # fmt: skip
+    await consumer.start()
+    seen: list[bytes] = []
+    try:
+        consumer.assign(tps)
+        await consumer.seek_to_beginning(*tps)
+        ends = await consumer.end_offsets(tps)
+        for tp in tps:
+            while await consumer.position(tp) < ends[tp]:
+                batch = await consumer.getmany(tp, timeout_ms=500, max_records=5_000)
+                for r in batch.get(tp, []):
+                    headers = b"".join(k.encode() + v for k, v in r.headers)
+                    seen.append((r.key or b"") + b"\x00" + (r.value or b"") + b"\x00" + headers)
+    finally:
+        await consumer.stop()
+    assert set(topics) >= {PROVISION_RECORDS, DEAD_LETTERS, outbound("portal"), inbound("jps")}
+    return seen
+
+
+async def test_no_individual_number_rests_in_any_topic_the_agencies_own_included(
+    played: Played,
+) -> None:
+    numbers = {p.individual_number for p in generate(7, 300).persons}
+    # The scan finds a number sent in clear (as a version-1 agency would have sent it) ...
+    clear = Enrolment(
+        metadata=Metadata(message_id=uuid.uuid4(), occurred_at=datetime.now(UTC), sender="jps"),
+        request_id=uuid.uuid4(),
+        individual_number=min(numbers),
+    )
+    assert individual_numbers_in(encode(clear)) == {min(numbers).encode()}
+    # ... and finds none in anything the demo left on the broker.
+    records = await every_record_of_every_topic(played.bootstrap)
+    assert len(records) > 1_000
+    found = set().union(*(individual_numbers_in(record) for record in records))
+    known = {n for n in found if n.decode() in numbers}
+    assert not found, f"{len(found)} individual numbers in clear ({len(known)} of the population)"

@@ -32,7 +32,14 @@ from schemas.models import (
     EnrolmentConfirmed,
     Message,
     Metadata,
+    NumberChanged,
     RolloutOperation,
+)
+from schemas.sealed_number import (
+    HubSealingKey,
+    enrolment_context,
+    number_change_context,
+    seal_number,
 )
 from schemas.topics import SEQUENCE_HEADER, inbound, outbound
 
@@ -59,9 +66,10 @@ def days_ago(days: int) -> datetime:
 class ScriptedAgency:
     """Writes agency.<id>.out, reads agency.<id>.in (every partition, from the beginning)."""
 
-    def __init__(self, bootstrap: str, agency: str) -> None:
+    def __init__(self, bootstrap: str, agency: str, hub_key: HubSealingKey) -> None:
         self.bootstrap = bootstrap
         self.id = agency
+        self.hub_key = hub_key
         self.inbox: list[tuple[Message, dict[str, bytes]]] = []
         self._arrived = asyncio.Condition()
         self._producer = AIOKafkaProducer(**kafka_options(bootstrap), acks="all")
@@ -136,11 +144,24 @@ class ScriptedAgency:
     def sequences(self) -> list[bytes]:
         return [h[SEQUENCE_HEADER] for _, h in self.inbox]
 
-    async def enrol(self, number: str) -> bytes:
-        request_id = uuid.uuid4()
-        await self.send(
-            Enrolment(metadata=meta(self.id), request_id=request_id, individual_number=number)
+    def enrolment(self, number: str, request_id: uuid.UUID | None = None) -> Enrolment:
+        """An Enrolment as the SDK makes it: the number sealed to the hub's key."""
+        rid = request_id or uuid.uuid4()
+        sealed = seal_number(number, self.hub_key, enrolment_context(self.id, rid))
+        return Enrolment(metadata=meta(self.id), request_id=rid, sealed_number=sealed)
+
+    def number_changed(self, person_code: bytes, number: str) -> NumberChanged:
+        """A NumberChanged as the SDK makes it: the new number sealed to the hub's key."""
+        context = number_change_context(self.id, person_code)
+        sealed = seal_number(number, self.hub_key, context)
+        return NumberChanged(
+            metadata=meta(self.id), person_code=person_code, sealed_new_number=sealed
         )
+
+    async def enrol(self, number: str) -> bytes:
+        enrolment = self.enrolment(number)
+        request_id = enrolment.request_id
+        await self.send(enrolment)
         confirmed = await self.expect(EnrolmentConfirmed, lambda m: m.request_id == request_id)
         return confirmed.person_code
 

@@ -25,7 +25,8 @@ import pytest
 
 from benchmarks.workload import INCOME_BASE, Workload
 from hub.cli import verify_chains
-from hub.core.keys import generate_key_set
+from hub.core import Keyring
+from hub.core.keys import generate_key_set, parse_key_set
 
 from .harness import advance_rollout, onboard
 
@@ -42,7 +43,9 @@ class HubProcesses:
         self.bootstrap = bootstrap
         self.workdir = workdir
         self.keys_file = workdir / "keys.json"
-        self.keys_file.write_text(json.dumps(generate_key_set(os.urandom)))
+        document = generate_key_set(os.urandom)
+        self.keys_file.write_text(json.dumps(document))
+        self.keyring = Keyring.from_key_set(parse_key_set(document))
         self.logs: list[Path] = []
         self.running: list[subprocess.Popen[bytes]] = []
 
@@ -131,7 +134,7 @@ async def test_killing_the_hub_five_times_loses_and_duplicates_nothing(
     onboarded: str, hubs: HubProcesses
 ) -> None:
     rng = random.Random(2026)
-    workload = Workload(onboarded, persons=100)
+    workload = Workload(onboarded, persons=100, hub_key=hubs.keyring.public_sealing_key)
     await workload.start()
     current = hubs.start()
     try:
@@ -156,7 +159,7 @@ async def test_killing_the_hub_five_times_loses_and_duplicates_nothing(
     assert hubs.terminate(current) == 0
     summary = assert_exactly_once(workload)
     assert summary["requests"] == REQUESTS
-    report = await verify_chains(onboarded)
+    report = await verify_chains(onboarded, hubs.keyring.record_verify_keys)
     assert report.intact, report.first_break
     assert report.records >= REQUESTS
     assert_no_personal_data_in(hubs.log_text(), workload)
@@ -165,7 +168,7 @@ async def test_killing_the_hub_five_times_loses_and_duplicates_nothing(
 async def test_a_second_replica_joining_and_leaving_mid_load_loses_and_duplicates_nothing(
     onboarded: str, hubs: HubProcesses
 ) -> None:
-    workload = Workload(onboarded, persons=60)
+    workload = Workload(onboarded, persons=60, hub_key=hubs.keyring.public_sealing_key)
     await workload.start()
     first = hubs.start()
     try:
@@ -182,5 +185,5 @@ async def test_a_second_replica_joining_and_leaving_mid_load_loses_and_duplicate
         await workload.stop()
     assert hubs.terminate(second) == 0
     assert_exactly_once(workload)
-    assert (await verify_chains(onboarded)).intact
+    assert (await verify_chains(onboarded, hubs.keyring.record_verify_keys)).intact
     assert_no_personal_data_in(hubs.log_text(), workload)

@@ -26,7 +26,6 @@ from schemas.models import (
     AttributeRequest,
     ClinicalUpdate,
     ConsentGiven,
-    Enrolment,
     IncomeDetermined,
     NumberChanged,
     Outcome,
@@ -122,7 +121,7 @@ async def world(isolated_kafka: str, keys: Keyring) -> AsyncIterator[World]:
     limited = RatePolicy(10_000.0, 2_000.0, overrides={PILOT3: (1.0, 0.0001)})
     async with running_hub(isolated_kafka, keys, rate_policy=limited) as hub:
         await wait_until(control_applied(hub, len(ALL) + 1))
-        started = {a: ScriptedAgency(isolated_kafka, a) for a in ALL}
+        started = {a: ScriptedAgency(isolated_kafka, a, keys.public_sealing_key) for a in ALL}
         for agency in started.values():
             await agency.start()
         w = World(isolated_kafka, hub, started)
@@ -245,16 +244,15 @@ async def test_an_agency_over_its_rate_budget_is_refused(world: World) -> None:
 async def test_a_changed_number_is_refused_at_enrolment_and_codes_survive(world: World) -> None:
     old, replacement = world.numbers["bob"], new_number()
     await world[FORMER].send(
-        NumberChanged(
-            metadata=meta(FORMER), person_code=world.codes[(FORMER, "bob")], new_number=replacement
-        )
+        world[FORMER].number_changed(world.codes[(FORMER, "bob")], replacement)
     )
     notified = await world[JPS].expect(NumberChanged)
     assert notified.new_number is None  # the number never travels after enrolment
+    assert notified.sealed_new_number is None
     assert notified.person_code == world.codes[(JPS, "bob")]
-    request_id = uuid.uuid4()
-    await world[NEW].send(Enrolment(metadata=meta(NEW), request_id=request_id,
-                                    individual_number=old))  # fmt: skip
+    enrolment = world[NEW].enrolment(old)
+    request_id = enrolment.request_id
+    await world[NEW].send(enrolment)
     denied = await world[NEW].expect(RequestDenied, lambda d: d.request_id == request_id)
     await assert_denied(world, denied, R.NUMBER_REVOKED)
     assert await world[NEW].enrol(replacement) == world.codes[(NEW, "bob")]
@@ -296,4 +294,4 @@ async def test_medical_data_needs_consent_once_medical_is_live(world: World) -> 
         )
     )
     assert isinstance(await world.ask(MED2, "alice", **clinical), AttributeQuery)
-    assert (await verify_chains(world.bootstrap)).intact
+    assert (await verify_chains(world.bootstrap, world.hub.keys.record_verify_keys)).intact

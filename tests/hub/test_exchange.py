@@ -68,8 +68,13 @@ async def hub(isolated_kafka: str, keys: Keyring) -> AsyncIterator[Hub]:
 
 
 @pytest.fixture(scope="module")
-async def agencies(isolated_kafka: str, hub: Hub) -> AsyncIterator[dict[str, ScriptedAgency]]:
-    started = {a: ScriptedAgency(isolated_kafka, a) for a in (FORMER, NEW, THIRD, PENSION)}
+async def agencies(
+    isolated_kafka: str, hub: Hub, keys: Keyring
+) -> AsyncIterator[dict[str, ScriptedAgency]]:
+    started = {
+        a: ScriptedAgency(isolated_kafka, a, keys.public_sealing_key)
+        for a in (FORMER, NEW, THIRD, PENSION)
+    }
     for agency in started.values():
         await agency.start()
     yield started
@@ -144,7 +149,7 @@ async def test_relocation_lets_the_new_municipality_read_income_from_the_former_
     assert record.trigger_event_id == relocation.metadata.message_id
     assert record.subject_code == keys.codes.encode("portal", keys.codes.decode(NEW, new_code))
     assert b"3200000" not in encode(record)  # names, never values
-    assert (await verify_chains(isolated_kafka)).intact
+    assert (await verify_chains(isolated_kafka, keys.record_verify_keys)).intact
 
     # A replayed answer (same token) is refused and dead-lettered, not delivered twice.
     await former.send(
@@ -338,7 +343,11 @@ async def test_operator_commands_read_the_real_topics(isolated_kafka: str, hub: 
     def cli(*args: str) -> Any:  # the CLI runs its own event loop: give it a thread
         return CliRunner().invoke(hub_app, [*args, "--bootstrap", isolated_kafka])
 
-    verified = await asyncio.to_thread(cli, "audit", "verify")
+    public = ",".join(  # what `renkei keys public` prints: no secret needed to verify
+        f"{key_id}:{key.public_bytes_raw().hex()}"
+        for key_id, key in hub.keys.record_verify_keys.items()
+    )
+    verified = await asyncio.to_thread(cli, "audit", "verify", "--verify-keys", public)
     assert verified.exit_code == 0, verified.output
     assert "intact" in verified.output
     letters = await asyncio.to_thread(cli, "dlq", "list", "--as-json")
@@ -354,7 +363,7 @@ async def test_an_agency_onboarded_while_the_hub_runs_is_served_without_a_restar
 ) -> None:
     newcomer = "mun-14100"  # Yokohama joins in a later phase
     await onboard(isolated_kafka, newcomer)
-    agency = ScriptedAgency(isolated_kafka, newcomer)
+    agency = ScriptedAgency(isolated_kafka, newcomer, hub.keys.public_sealing_key)
     await agency.start()
     try:
         code = await agency.enrol(new_number())  # only works once ingress subscribed its topic
@@ -395,20 +404,18 @@ async def test_a_replayed_dead_letter_goes_back_to_its_source_topic(
 async def test_a_retried_enrolment_gets_its_recorded_reply_again_and_no_new_record(
     isolated_kafka: str, agencies: dict[str, ScriptedAgency]
 ) -> None:
-    from schemas.models import Enrolment, NumberChanged, RequestDenied
+    from schemas.models import NumberChanged, RequestDenied
 
     former = agencies[FORMER]
-    enrolment = Enrolment(metadata=meta(FORMER), request_id=uuid.uuid4(),
-                          individual_number=new_number())  # fmt: skip
+    enrolment = former.enrolment(new_number())
     old_number = new_number()
     code = await former.enrol(old_number)
     other = await agencies[NEW].enrol(old_number)
-    change = NumberChanged(metadata=meta(FORMER), person_code=code, new_number=new_number())
+    change = former.number_changed(code, new_number())
     await former.send(change)
     # The holder's notice is committed with the revocation: after it, the old number is refused.
     await agencies[NEW].expect(NumberChanged, lambda n: n.person_code == other)
-    refused = Enrolment(metadata=meta(FORMER), request_id=uuid.uuid4(),
-                        individual_number=old_number)  # fmt: skip
+    refused = former.enrolment(old_number)
     for message in (enrolment, enrolment, refused, refused):
         await former.send(message)
     await former.expect(RequestDenied, lambda d: d.request_id == refused.request_id)
@@ -428,15 +435,12 @@ async def test_a_retried_enrolment_gets_its_recorded_reply_again_and_no_new_reco
 async def test_a_number_change_to_someone_elses_number_changes_nothing(
     isolated_kafka: str, agencies: dict[str, ScriptedAgency]
 ) -> None:
-    from schemas.models import NumberChanged
 
     former, new = agencies[FORMER], agencies[NEW]
     alice_number, bob_number = new_number(), new_number()
     alice = await former.enrol(alice_number)
     bob_at_new = await new.enrol(bob_number)
-    await former.send(
-        NumberChanged(metadata=meta(FORMER), person_code=alice, new_number=bob_number)
-    )
+    await former.send(former.number_changed(alice, bob_number))
     await wait_until_dead_letter(isolated_kafka, "belongs to another person")
     # Nothing moved: Alice keeps her number, Bob keeps his, nobody was split or merged.
     assert await former.enrol(alice_number) == alice

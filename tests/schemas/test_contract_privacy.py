@@ -56,7 +56,8 @@ def test_invalid_number_on_the_wire_is_a_decode_error_without_the_number():
             "trace_parent": None,
         },
         "request_id": uuid.uuid4(),
-        "individual_number": BAD_NUMBER,
+        "individual_number": BAD_NUMBER,  # as a version-1 sender would, in clear
+        "sealed_number": None,
     }
     data = codec.encode_dict("Enrolment", datum)
     with pytest.raises(codec.DecodeError) as caught:

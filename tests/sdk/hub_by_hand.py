@@ -5,6 +5,7 @@ broker without the hub."""
 from __future__ import annotations
 
 import asyncio
+import os
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -16,7 +17,13 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from producers.connection import kafka_options
 from schemas.codec import decode, encode
-from schemas.models import Message, Metadata
+from schemas.models import Enrolment, Message, Metadata
+from schemas.sealed_number import (
+    HubSealingKey,
+    enrolment_context,
+    open_sealed_number,
+    public_key_of,
+)
 from schemas.topics import SEQUENCE_HEADER, inbound, outbound
 
 M = TypeVar("M", bound=Message)
@@ -52,6 +59,8 @@ class HubByHand:
         self.bootstrap = bootstrap
         self.agency_id = agency_id
         self.next_seq: dict[int, int] = {}
+        self._sealing_private = os.urandom(32)
+        self.hub_key = HubSealingKey(7, public_key_of(self._sealing_private))
         self._reader = AIOKafkaConsumer(
             **kafka_options(bootstrap),
             group_id=None,
@@ -120,6 +129,13 @@ class HubByHand:
             headers=[(SEQUENCE_HEADER, f"{stream}:{n}".encode())],
         )
         return n
+
+    def number_in(self, enrolment: Enrolment) -> str | None:
+        """Open the enrolment's sealed number, as the hub's ingress does."""
+        if enrolment.sealed_number is None:
+            return None
+        context = enrolment_context(enrolment.metadata.sender, enrolment.request_id)
+        return open_sealed_number(enrolment.sealed_number, {7: self._sealing_private}, context)
 
 
 async def until(condition: Callable[[], bool], within: float = 20.0) -> None:

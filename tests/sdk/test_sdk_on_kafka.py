@@ -46,7 +46,12 @@ async def hub(kafka_bootstrap: str) -> AsyncIterator[HubByHand]:
 
 
 def agency_for(hub: HubByHand, **options: object) -> Agency:
-    config = AgencyConfig(hub.agency_id, Connection.from_environment(hub.bootstrap), **options)  # type: ignore[arg-type]
+    config = AgencyConfig(
+        hub.agency_id,
+        Connection.from_environment(hub.bootstrap),
+        hub_key=hub.hub_key,
+        **options,  # type: ignore[arg-type]
+    )
     return Agency(config)
 
 
@@ -69,7 +74,8 @@ async def test_enrolment_returns_the_confirmation_with_the_agencys_link_code(
         pending = asyncio.create_task(agency.enrol(number))
         enrolment = await hub.from_agency(Enrolment)
         assert enrolment.metadata.sender == hub.agency_id
-        assert enrolment.individual_number == number
+        assert enrolment.individual_number == ""  # never in clear on the agency's topic
+        assert hub.number_in(enrolment) == number
         await hub.deliver(
             EnrolmentConfirmed(
                 metadata=hub_metadata(), request_id=enrolment.request_id, person_code=CODE
