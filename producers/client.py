@@ -205,6 +205,7 @@ class AgencyProducer(Lifecycle):
                 notice_id=notice.notice_id,
                 delivered_at=delivered_at or datetime.now(UTC),
                 notice_sender=notice.metadata.sender,
+                delivery_receipt=notice.delivery_receipt,
             )
         )
 

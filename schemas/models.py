@@ -458,6 +458,7 @@ class Notice(Message):
     category: Name
     title: str
     body: str
+    delivery_receipt: Annotated[bytes, Field(max_length=1024), AvroType("bytes")] | None = None
 
 
 class NoticeAcknowledged(Message):
@@ -466,6 +467,7 @@ class NoticeAcknowledged(Message):
     notice_id: UUID
     delivered_at: Timestamp
     notice_sender: AgencyId | None = None
+    delivery_receipt: Annotated[bytes, Field(max_length=1024), AvroType("bytes")] | None = None
 
 
 class DeadLetter(Message):

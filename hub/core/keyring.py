@@ -12,6 +12,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from hub.core.blind_index import number_index
 from hub.core.keys import KeySet
 from hub.core.linkcodes import LinkCodes
+from hub.core.notice_receipts import NoticeReceipts
 from hub.core.tokens import ReplyTokens
 from schemas.models import SealedNumber
 from schemas.sealed_number import HubSealingKey, open_sealed_number, public_key_of
@@ -30,6 +31,7 @@ class Keyring:
     record_signing_key_id: int
     record_verify_keys: Mapping[int, Ed25519PublicKey]  # every generation, old ones included
     consent_token_issuers: Mapping[str, Ed25519PublicKey]
+    notice_receipts: NoticeReceipts
     token_ttl_seconds: int = DEFAULT_TOKEN_TTL_SECONDS
 
     @classmethod
@@ -53,6 +55,7 @@ class Keyring:
                 key_id: Ed25519PublicKey.from_public_bytes(key)
                 for key_id, key in key_set.consent_token_issuers.items()
             },
+            NoticeReceipts(key_set.reply_tokens),
             token_ttl_seconds,
         )
 

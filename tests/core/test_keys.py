@@ -5,12 +5,14 @@ from __future__ import annotations
 import json
 import os
 import stat
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
 from hub.cli_keys import keys_app
+from hub.core.keyring import Keyring
 from hub.core.keys import (
     KEYS_FILE_ENV,
     KEYS_JSON_ENV,
@@ -20,6 +22,7 @@ from hub.core.keys import (
     parse_key_set,
     rotate,
 )
+from schemas.consent_token import issue_consent_token, read_consent_token, signing_key_from
 
 from .conftest import seeded_bytes
 
@@ -103,3 +106,19 @@ def test_the_keys_command_writes_a_private_development_key_file(tmp_path: Path) 
     assert rotated.exit_code == 0
     assert "now 2" in rotated.output
     assert runner.invoke(keys_app, ["rotate", str(tmp_path / "missing.json")]).exit_code == 1
+
+
+def test_the_portals_consent_token_key_is_trusted_by_the_hubs_key_set(tmp_path: Path) -> None:
+    runner = CliRunner()
+    hub_file, portal_file = tmp_path / "keys.json", tmp_path / "portal.json"
+    assert runner.invoke(keys_app, ["generate", "--out", str(hub_file)]).exit_code == 0
+    made = runner.invoke(keys_app, ["consent-token-key", str(hub_file), "--out", str(portal_file)])
+    assert made.exit_code == 0, made.output
+    key_id, signing = signing_key_from(json.loads(portal_file.read_text()))
+    trusted = Keyring.from_key_set(parse_key_set(json.loads(hub_file.read_text())))
+    token = issue_consent_token(signing, key_id, portal_person_code=b"c", institution="med-0001",
+                                purpose="continuity_of_care", now=datetime.now(UTC))  # fmt: skip
+    assert read_consent_token(token, trusted.consent_token_issuers).institution == "med-0001"
+    public = runner.invoke(keys_app, ["public", str(hub_file)])
+    assert public.exit_code == 0
+    assert f"RENKEI_HUB_SEALING_KEY={trusted.public_sealing_key}" in public.output
