@@ -20,6 +20,7 @@ from schemas.models import (
     ProxyRevoked,
     RequestDenied,
 )
+from schemas.sealed_number import HubSealingKey
 
 PORTAL = "portal"
 
@@ -27,9 +28,21 @@ PORTAL = "portal"
 class PortalAgency:
     """The portal's agency process (SDK), used by the web application."""
 
-    def __init__(self, connection: Connection, *, reply_timeout: float = 30.0) -> None:
+    def __init__(
+        self,
+        connection: Connection,
+        *,
+        reply_timeout: float = 30.0,
+        hub_key: HubSealingKey | None = None,  # else RENKEI_HUB_SEALING_KEY
+    ) -> None:
         self.agency = Agency(
-            AgencyConfig(PORTAL, connection, key_id="portal-web", reply_timeout=reply_timeout)
+            AgencyConfig(
+                PORTAL,
+                connection,
+                key_id="portal-web",
+                reply_timeout=reply_timeout,
+                hub_key=hub_key,
+            )
         )
 
     async def start(self) -> None:

@@ -3,7 +3,8 @@
 `project` turns a decoded message into row changes; the projector (`portal.projector`) applies
 them in the transaction that also stores the consumed offset. Chain position: a provision
 record verifies when it follows the previous record of its hub partition's chain (sequence and
-previous hash) and its own hash matches its content (the rule `hub.audit` seals with).
+previous hash) and its own hash matches its content (`schemas.provision_records`, whose
+`verify_record` also checks the hub's signature).
 """
 
 from __future__ import annotations

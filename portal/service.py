@@ -19,6 +19,7 @@ from portal.projector import Projector
 from portal.tokens import TokenIssuer
 from portal.web import Extension, Services, create_app
 from producers import Connection
+from schemas.sealed_number import HubSealingKey
 
 
 @dataclass(frozen=True)
@@ -32,6 +33,7 @@ class PortalConfig:
     secret_key: str = field(default_factory=lambda: secrets.token_urlsafe(32), repr=False)
     https_only: bool = False
     tokens: TokenIssuer = field(default_factory=TokenIssuer.from_environment, repr=False)
+    hub_key: HubSealingKey | None = None  # the hub's sealing key; else RENKEI_HUB_SEALING_KEY
 
 
 @dataclass
@@ -49,7 +51,7 @@ async def running_portal(
     """The whole portal, serving until the context exits."""
     engine = create_engine(config.database_url)
     await migrate(engine)
-    agency = PortalAgency(config.connection)
+    agency = PortalAgency(config.connection, hub_key=config.hub_key)
     identities = DevelopmentIdentityProvider(generate(config.seed, config.persons))
     services = Services(
         engine, agency, identities, config.secret_key, config.https_only, config.tokens

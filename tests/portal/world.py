@@ -183,14 +183,18 @@ async def portal_world(bootstrap: str, database_url: str) -> AsyncIterator[World
                                  times=phases - hub.control.rollout.phase)  # fmt: skip
         await wait_until(lambda: hub.control.rollout.phase == phases, "the last rollout phase")
         connection = Connection.from_environment(bootstrap)
-        agencies = {a: reference_agency(a, connection, population) for a in AGENCIES}
+        hub_key = hub.keys.public_sealing_key
+        agencies = {
+            a: reference_agency(a, connection, population, hub_key=hub_key) for a in AGENCIES
+        }
         await asyncio.gather(*(a.start() for a in agencies.values()))
         kafka = AIOKafkaConsumer(**kafka_options(bootstrap), group_id=None)
         admin = AIOKafkaAdminClient(**kafka_options(bootstrap))
         await kafka.start()
         await admin.start()
         try:
-            config = PortalConfig(connection, database_url=database_url, port=0, persons=PERSONS)
+            config = PortalConfig(connection, database_url=database_url, port=0,
+                                  persons=PERSONS, hub_key=hub_key)  # fmt: skip
             async with running_portal(config) as portal:
                 yield World(bootstrap, hub, portal, agencies, population, kafka, admin)
         finally:
