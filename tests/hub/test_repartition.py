@@ -61,7 +61,8 @@ async def test_growing_from_3_to_6_partitions_keeps_every_person_with_their_stat
     await onboard(isolated_kafka, FORMER)
     await onboard(isolated_kafka, NEW, ["Relocation"])
     await advance_rollout(isolated_kafka, 1)
-    former, new = ScriptedAgency(isolated_kafka, FORMER), ScriptedAgency(isolated_kafka, NEW)
+    former = ScriptedAgency(isolated_kafka, FORMER, keys.public_sealing_key)
+    new = ScriptedAgency(isolated_kafka, NEW, keys.public_sealing_key)
     await former.start()
     await new.start()
     people: list[tuple[str, bytes, bytes, Relocation]] = []
@@ -117,7 +118,7 @@ async def test_growing_from_3_to_6_partitions_keeps_every_person_with_their_stat
                     AttributeResponse, lambda r, q=request: r.request_id == q.request_id
                 )
                 assert response.person_code == new_code
-        assert (await verify_chains(isolated_kafka)).intact
+        assert (await verify_chains(isolated_kafka, keys.record_verify_keys)).intact
     finally:
         await former.stop()
         await new.stop()

@@ -10,11 +10,12 @@ from datetime import UTC, datetime
 import pytest
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import event, func, select
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from hub.audit import ChainHead, seal
+from hub.audit import ChainHead, RecordSigner, seal
 from portal import readmodel
 from portal.projector import Projector
 from producers import Connection
@@ -27,6 +28,8 @@ from tests.portal.world import wait_until
 pytestmark = pytest.mark.kafka
 
 SUBJECT = b"portal-code-of-a-person"
+
+SIGNER = RecordSigner(1, Ed25519PrivateKey.generate())
 
 
 def _record(i: int) -> ProvisionRecord:
@@ -73,7 +76,7 @@ class Topics:
         await producer.start()
         try:
             for i in range(start, start + count):
-                value, self.head = seal(_record(i), 0, self.head)
+                value, self.head = seal(_record(i), 0, self.head, SIGNER)
                 await producer.send_and_wait(self.records, value, partition=0)
         finally:
             await producer.stop()

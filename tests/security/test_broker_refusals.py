@@ -326,8 +326,12 @@ async def test_good_traffic_flows_with_every_principal_on_its_own_rights(
 ) -> None:
     hub = cluster.as_("hub")
     with environment(hub, cluster.passwords["hub"]):
-        async with running_hub(cluster.bootstrap, dev_keys()):
-            agencies = [Agency(AgencyConfig(a, cluster.as_(a))) for a in (A, B)]
+        keys = dev_keys()
+        async with running_hub(cluster.bootstrap, keys):
+            agencies = [
+                Agency(AgencyConfig(a, cluster.as_(a), hub_key=keys.public_sealing_key))
+                for a in (A, B)
+            ]
             for agency in agencies:
                 await agency.start()
             try:
