@@ -408,12 +408,14 @@ async def test_the_abuse_fires_signals_gets_the_browser_suspended_and_its_traffi
     assert not re.search(r"(?<!\d)\d{12}(?!\d)", signals_text)  # no individual number
 
 
-_DIGIT_RUN = re.compile(rb"(?<![0-9])[0-9]{12}(?![0-9])")
+# Twelve ASCII digits not inside a longer hexadecimal word or UUID (ids in the changelog are
+# hex, and a UUID's last group is twelve hex characters that are sometimes all digits).
+_DIGIT_RUN = re.compile(rb"(?<![0-9A-Fa-f-])[0-9]{12}(?![0-9A-Fa-f-])")
 
 
 def individual_numbers_in(data: bytes) -> set[bytes]:
-    """Every run of exactly twelve ASCII digits with a valid check digit: how an individual
-    number looks in Avro, JSON or a header when it travels in clear."""
+    """Every run of exactly twelve ASCII digits with a valid check digit, standing alone: how
+    an individual number looks in Avro, JSON or a header when it travels in clear."""
     return {m for m in _DIGIT_RUN.findall(data) if individual_number.is_valid(m.decode())}
 
 

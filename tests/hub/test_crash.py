@@ -39,11 +39,10 @@ KILLS = 5
 class HubProcesses:
     """Hub replicas as child processes, each logging (JSON) to its own file."""
 
-    def __init__(self, bootstrap: str, workdir: Path) -> None:
+    def __init__(self, bootstrap: str, workdir: Path, document: dict[str, object]) -> None:
         self.bootstrap = bootstrap
         self.workdir = workdir
         self.keys_file = workdir / "keys.json"
-        document = generate_key_set(os.urandom)
         self.keys_file.write_text(json.dumps(document))
         self.keyring = Keyring.from_key_set(parse_key_set(document))
         self.logs: list[Path] = []
@@ -92,9 +91,16 @@ class HubProcesses:
         return "\n".join(p.read_text(errors="replace") for p in self.logs)
 
 
+@pytest.fixture(scope="module")
+def key_set() -> dict[str, object]:
+    """One key set for the module's broker: every replica, in every test, is the same hub (its
+    records are signed with the same key, so one verification covers all of them)."""
+    return generate_key_set(os.urandom)
+
+
 @pytest.fixture
-def hubs(isolated_kafka: str, tmp_path: Path) -> Iterator[HubProcesses]:
-    processes = HubProcesses(isolated_kafka, tmp_path)
+def hubs(isolated_kafka: str, tmp_path: Path, key_set: dict[str, object]) -> Iterator[HubProcesses]:
+    processes = HubProcesses(isolated_kafka, tmp_path, key_set)
     try:
         yield processes
     finally:
