@@ -278,7 +278,8 @@ def _portal_after_rollout(
                 )
 
         tracker.step = "starting the portal"
-        await serve_portal(bootstrap, seed, persons, port, announce)
+        hub_key = scripted.agency.producer.hub_key  # the key the run's agencies seal to
+        await serve_portal(bootstrap, seed, persons, port, announce, hub_key)
 
     return then
 

@@ -19,6 +19,7 @@ from portal.identity import DevelopmentIdentityProvider
 from portal.service import PortalConfig, RunningPortal, running_portal
 from producers import Connection
 from schemas.models import Outcome
+from schemas.sealed_number import HubSealingKey
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,9 +49,10 @@ def showcase(portal: Portal, population: Population) -> Showcase | None:
 
 @contextlib.asynccontextmanager
 async def demo_portal(
-    bootstrap: str, seed: int, persons: int, port: int = 8080
+    bootstrap: str, seed: int, persons: int, port: int = 8080, hub_key: HubSealingKey | None = None
 ) -> AsyncIterator[RunningPortal]:
-    """The web portal on a fresh read model of this run, caught up with what Kafka holds."""
+    """The web portal on a fresh read model of this run, caught up with what Kafka holds.
+    `hub_key`: the hub's public sealing key (a first sign-in enrols the person)."""
     directory = Path(tempfile.mkdtemp(prefix="renkei-demo-portal-"))
     config = PortalConfig(
         Connection.from_environment(bootstrap),
@@ -58,6 +60,7 @@ async def demo_portal(
         port=port,
         seed=seed,
         persons=persons,
+        hub_key=hub_key,
     )
     try:
         async with running_portal(config) as running:
@@ -73,9 +76,10 @@ async def serve_portal(
     persons: int,
     port: int,
     announce: Callable[[RunningPortal], Awaitable[None]],
+    hub_key: HubSealingKey | None = None,
 ) -> None:
     """Run the web portal until cancelled (Ctrl-C)."""
-    async with demo_portal(bootstrap, seed, persons, port) as running:
+    async with demo_portal(bootstrap, seed, persons, port, hub_key) as running:
         await announce(running)
         try:
             await asyncio.Event().wait()

@@ -153,7 +153,13 @@ async def visit_the_portal(
     assert person is not None
     seen["showcase"] = person
     async with (
-        demo_portal(bootstrap, population.seed, len(population.persons), port=0) as running,
+        demo_portal(
+            bootstrap,
+            population.seed,
+            len(population.persons),
+            port=0,
+            hub_key=scripted.agency.producer.hub_key,
+        ) as running,  # fmt: skip
         httpx.AsyncClient(base_url=running.url, follow_redirects=True, timeout=60) as http,
     ):
         page = await http.get("/signin")
