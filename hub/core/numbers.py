@@ -76,7 +76,11 @@ def decide_enrolment(
     if kind_of(state, agency) is None:
         return Deny(R.MALFORMED, "only an agency can enrol a person")
     if number_index is None:
-        return Deny(R.MALFORMED, "the individual number is not 12 digits with a valid check digit")
+        return Deny(
+            R.MALFORMED,
+            "the individual number is not sealed to a current hub key, "
+            "or not 12 digits with a valid check digit",
+        )
     if number_index in state.revoked_numbers:
         return Deny(
             R.NUMBER_REVOKED,
