@@ -5,8 +5,10 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, date, datetime
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
 from hub.audit import ChainHead as HubHead
-from hub.audit import seal
+from hub.audit import RecordSigner, seal
 from portal.projection import ChainHead, Insert, Update, project, project_record
 from schemas.codec import decode_as
 from schemas.models import (
@@ -20,6 +22,7 @@ from schemas.models import (
 )
 
 AT = datetime(2026, 6, 1, 9, tzinfo=UTC)
+SIGNER = RecordSigner(1, Ed25519PrivateKey.generate())
 
 
 def meta(sender: str) -> Metadata:
@@ -35,7 +38,7 @@ def sealed_chain(count: int) -> list[tuple[ProvisionRecord, bytes]]:
             outcome=Outcome.PROVIDED, chain_partition=0, chain_sequence=0,
             previous_hash=b"", record_hash=b"",
         )  # fmt: skip
-        value, head = seal(record, 0, head)
+        value, head = seal(record, 0, head, SIGNER)
         chain.append((decode_as(value, ProvisionRecord), value))
     return chain
 
