@@ -86,10 +86,11 @@ def ready(port: int) -> bool:
         return False
 
 
-async def read_back(agencies: tuple[str, ...]) -> ReadBack:
+async def read_back(agencies: tuple[str, ...], verify_keys: str) -> ReadBack:
     from hub.cli import read_dead_letters, read_topic, verify_chains
     from schemas.codec import decode
     from schemas.models import Enrolment, EnrolmentConfirmed, RequestDenied
+    from schemas.provision_records import parse_verify_keys
     from schemas.topics import inbound, outbound
 
     seen = ReadBack()
@@ -114,7 +115,7 @@ async def read_back(agencies: tuple[str, ...]) -> ReadBack:
         seen.sent[agency] = sent
         seen.outcomes[agency] = Counter({k: v for k, v in outcomes.items() if k in sent})
     seen.dead_letters = len(await read_dead_letters(EXTERNAL))
-    chains = await verify_chains(EXTERNAL)
+    chains = await verify_chains(EXTERNAL, parse_verify_keys(verify_keys))
     seen.chains_intact, seen.records = chains.first_break is None, chains.records
     return seen
 
@@ -138,6 +139,10 @@ def run(tag: str, persons: int) -> dict[str, Any]:
         if "Exit 0" not in compose("ps", "setup", env=env):
             raise SmokeFailed("the set-up failed:\n" + compose("logs", "setup", env=env)[-3000:])
         timings["brokers_and_setup_s"] = time.monotonic() - began
+        public = compose("run", "--rm", "--no-deps", "--entrypoint", "cat", "setup",
+                         "/var/lib/renkei/credentials/hub-public.env", env=env)  # fmt: skip
+        keys = next(line.partition("=")[2] for line in public.splitlines()
+                    if line.startswith("RENKEI_RECORD_VERIFY_KEYS="))  # fmt: skip
         compose("up", "-d", "--no-deps", "hub-1", "hub-2", env=env)
         wait_until("both hub replicas ready", lambda: all(ready(p) for p in HUB_PORTS), 180)
         compose("run", "--rm", "--no-deps", "--entrypoint", "renkei", "setup", "hub", "rollout",
@@ -146,18 +151,18 @@ def run(tag: str, persons: int) -> dict[str, Any]:
         compose("up", "-d", "--no-deps", *AGENCIES, env=env)
 
         wait_until("the first enrolments answered",
-                   lambda: asyncio.run(read_back(AGENCIES)).answered >= 20, 180)  # fmt: skip
+                   lambda: asyncio.run(read_back(AGENCIES, keys)).answered >= 20, 180)  # fmt: skip
         subprocess.run(["docker", "kill", container("hub-2")], check=True, capture_output=True)
         subprocess.run(["docker", "kill", container("kafka-3")], check=True, capture_output=True)
         killed_at = time.monotonic()
 
         def complete() -> bool:
-            seen = asyncio.run(read_back(AGENCIES))
+            seen = asyncio.run(read_back(AGENCIES, keys))
             return seen.expected > 0 and seen.answered == seen.expected
 
         wait_until("every enrolment answered after the kills", complete, 300, every=5)
         timings["answered_after_kill_s"] = time.monotonic() - killed_at
-        seen = asyncio.run(read_back(AGENCIES))
+        seen = asyncio.run(read_back(AGENCIES, keys))
         counts = [n for c in seen.outcomes.values() for n in c.values()]
         once, several = counts.count(1), sum(1 for n in counts if n > 1)
         result: dict[str, Any] = {

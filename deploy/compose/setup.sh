@@ -5,6 +5,9 @@ set -eu
 mkdir -p /var/lib/renkei/keys /var/lib/renkei/credentials /var/lib/renkei/portal
 [ -f /var/lib/renkei/keys/keys.json ] \
   || renkei keys generate --out /var/lib/renkei/keys/keys.json   # development keys only
+# The public halves (the key agencies seal numbers to, the keys that verify provision records),
+# beside the credentials the agencies already read.
+renkei keys public /var/lib/renkei/keys/keys.json > /var/lib/renkei/credentials/hub-public.env
 renkei hub init   # the hub's topics (RENKEI_PARTITIONS, RENKEI_REPLICATION) and their layout
 for principal in hub operator ppc; do
   renkei hub principal "$principal" --credentials "/var/lib/renkei/credentials/$principal.kafka.env"
