@@ -156,11 +156,19 @@ def run(tag: str, persons: int) -> dict[str, Any]:
         subprocess.run(["docker", "kill", container("kafka-3")], check=True, capture_output=True)
         killed_at = time.monotonic()
 
+        def enrolled(agency: str) -> bool:
+            logs = subprocess.run(["docker", "logs", container(agency)], capture_output=True,
+                                  text=True, check=False)  # fmt: skip
+            return "agency.enrolled" in logs.stdout + logs.stderr
+
         def complete() -> bool:
             seen = asyncio.run(read_back(AGENCIES, keys))
             return seen.expected > 0 and seen.answered == seen.expected
 
-        wait_until("every enrolment answered after the kills", complete, 300, every=5)
+        # Each agency says when it has sent all its enrolments (and had them answered); only
+        # then is the read-back final.
+        wait_until("every agency done enrolling", lambda: all(map(enrolled, AGENCIES)), 300)
+        wait_until("every enrolment answered after the kills", complete, 120, every=5)
         timings["answered_after_kill_s"] = time.monotonic() - killed_at
         seen = asyncio.run(read_back(AGENCIES, keys))
         counts = [n for c in seen.outcomes.values() for n in c.values()]

@@ -3,9 +3,10 @@
 Order: `KAFKA_BOOTSTRAP_SERVERS` if set (its credentials from RENKEI_KAFKA_*, see
 producers/connection.py); otherwise a real local Apache Kafka started from Maven Central jars
 (deploy/local/broker.py), secured as production is: SASL/SCRAM-SHA-512 over TLS, ACLs, one
-super user; otherwise, when Java or Maven is missing but a Docker engine answers,
-testcontainers' Kafka, which is plaintext (the tests then run unsecured and tests/security
-fails, saying so). A missing broker fails the test run: integration tests are never skipped.
+super user; otherwise (or with RENKEI_TEST_BROKER=testcontainers), when a Docker engine
+answers, testcontainers with the project's own Kafka image (tests/kafka_container.py), which
+is plaintext (the tests then run unsecured and tests/security fails, saying so), one container
+per hub test module. A missing broker fails the test run: integration tests are never skipped.
 
 Every local cluster of the session shares one development CA and admin password
 (`broker_security`), and the process environment holds the admin's RENKEI_KAFKA_* settings,
@@ -16,6 +17,7 @@ so code under test that reads its connection from configuration (the hub, the CL
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
@@ -59,6 +61,31 @@ def _local_jars_can_run() -> bool:
     )
 
 
+TESTCONTAINERS = "testcontainers (the project's Kafka image, plaintext)"
+
+
+def _use_testcontainers() -> bool:
+    """RENKEI_TEST_BROKER=testcontainers or =local chooses; by default the local jars, and
+    testcontainers only where Java or Maven is missing but a Docker engine answers."""
+    chosen = os.environ.get("RENKEI_TEST_BROKER")
+    if chosen in ("testcontainers", "local"):
+        return chosen == "testcontainers"
+    return not _local_jars_can_run() and _docker_engine_answers()
+
+
+@contextlib.contextmanager
+def _container() -> Iterator[tuple[str, float]]:
+    """A fresh broker in a container, removed afterwards; failing the tests if none starts."""
+    from .kafka_container import project_kafka
+
+    with contextlib.ExitStack() as stack:
+        try:
+            bootstrap, seconds = stack.enter_context(project_kafka())
+        except Exception as exc:  # engine, image or broker start-up: say which, never skip
+            pytest.fail(f"no Kafka container for integration tests: {exc}", pytrace=False)
+        yield bootstrap, seconds
+
+
 @pytest.fixture(scope="session", autouse=True)
 def broker_security() -> Iterator[BrokerSecurity]:
     """The CA and admin password of every local cluster in this session; the admin's settings
@@ -89,20 +116,10 @@ def kafka_broker(broker_security: BrokerSecurity) -> Iterator[BrokerInfo]:
         _info = BrokerInfo(env, "KAFKA_BOOTSTRAP_SERVERS", "external", None)
         yield _info
         return
-    if not _local_jars_can_run() and _docker_engine_answers():
+    if _use_testcontainers():
         os.environ["RENKEI_KAFKA_SECURITY_PROTOCOL"] = "PLAINTEXT"
-        from testcontainers.community.kafka import KafkaContainer
-
-        container = (
-            KafkaContainer()
-            .with_kraft()
-            .with_env("KAFKA_TRANSACTION_STATE_LOG_REPLICATION_FACTOR", "1")
-            .with_env("KAFKA_TRANSACTION_STATE_LOG_MIN_ISR", "1")
-        )
-        with container as kafka:
-            _info = BrokerInfo(
-                kafka.get_bootstrap_server(), "testcontainers (plaintext)", "cp-kafka", None
-            )
+        with _container() as (bootstrap, seconds):
+            _info = BrokerInfo(bootstrap, TESTCONTAINERS, KAFKA_VERSION, seconds)
             yield _info
         return
     cluster = KafkaCluster(1, security=broker_security)
@@ -129,6 +146,10 @@ def isolated_kafka(kafka_broker: BrokerInfo, broker_security: BrokerSecurity) ->
     """A broker of this module's own, for tests of the hub, whose topic names are fixed by the
     contract (renkei.control, agency.<id>.in …) and whose state must not leak between modules.
     With KAFKA_BOOTSTRAP_SERVERS set there is only that broker, and it is shared."""
+    if kafka_broker.origin == TESTCONTAINERS:
+        with _container() as (bootstrap, _seconds):
+            yield bootstrap
+        return
     if not kafka_broker.origin.startswith("local jars"):
         yield kafka_broker.bootstrap
         return
