@@ -30,7 +30,7 @@ class Volume:
     earliest: int | None = None
 
     def add(self, observation: Observation) -> None:
-        if not isinstance(observation, Provision):
+        if not isinstance(observation, Provision) or observation.disclosure:
             return
         t = int(observation.at.timestamp())
         agency = observation.requester

@@ -47,6 +47,9 @@ class Provision:
     over_provided: int  # attributes the provider sent beyond the authorised set
     trigger_event: UUID | None
     subject: bytes  # a digest of the subject's portal code: for counting persons only
+    # A trigger event the hub delivered because a legal-basis row entitles the receiving agency
+    # (recorded with the event's id as request id): a disclosure, not the agency's request.
+    disclosure: bool = False
 
     @property
     def provided(self) -> bool:
@@ -115,6 +118,7 @@ def provision(record: ProvisionRecord) -> Provision:
         over_provided=len(record.over_provided),
         trigger_event=record.trigger_event_id,
         subject=subject_digest(record.subject_code),
+        disclosure=record.trigger_event_id == record.request_id,
     )
 
 

@@ -12,6 +12,7 @@ from oversight.statistics import ALL_DIMENSIONS, Counts, Dimension, Key, Statist
 
 MEASURES = (
     "provided",
+    "disclosed",
     "denied",
     "timeouts",
     "over_provisions",
@@ -25,6 +26,7 @@ MEASURES = (
 def _measures(counts: Counts) -> list[int]:
     return [
         counts.provided,
+        counts.disclosed,
         counts.denied_total,
         counts.timeouts,
         counts.over_provisions,

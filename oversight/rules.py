@@ -59,6 +59,14 @@ class Windows:
         return self.counts.get(agency, {}).get(start, 0)
 
 
+def _request(observation: Observation) -> Provision | None:
+    """The provision record of a request (provided or denied); None for anything else,
+    a disclosed trigger event included: receiving one is no act of the agency's."""
+    if isinstance(observation, Provision) and not observation.disclosure:
+        return observation
+    return None
+
+
 @dataclass
 class Rule:
     """Base of the rules: the once-per-window bookkeeping and the signal value."""
@@ -109,9 +117,10 @@ class VolumeAboveBaseline(Rule):
         self.windows = Windows(self.window_seconds, keep=self.history + 1)
 
     def observe(self, observation: Observation, at: datetime) -> Signal | None:
-        if not isinstance(observation, Provision):
+        request = _request(observation)
+        if request is None:
             return None
-        agency = observation.requester
+        agency = request.requester
         start, count = self.windows.add(agency, at)
         first = self.first_seen.setdefault(agency, start)
         if start - first < self.history * self.window_seconds:
@@ -148,15 +157,16 @@ class DenialBurst(Rule):
         self.reasons: dict[tuple[str, int], Counter[str]] = {}
 
     def observe(self, observation: Observation, at: datetime) -> Signal | None:
-        if not isinstance(observation, Provision) or observation.reason == PROVIDER_TIMEOUT:
+        request = _request(observation)
+        if request is None or request.reason == PROVIDER_TIMEOUT:
             return None
-        agency = observation.requester
+        agency = request.requester
         start, requests = self.requests.add(agency, at)
-        denied = observation.reason is not None
+        denied = request.reason is not None
         _, denials = self.denials.add(agency, at, 1 if denied else 0)
         reasons = self.reasons.setdefault((agency, start), Counter())
-        if observation.reason is not None:
-            reasons[observation.reason] += 1
+        if request.reason is not None:
+            reasons[request.reason] += 1
         if len(self.reasons) > 10_000:
             self.reasons = {k: v for k, v in self.reasons.items() if k[1] >= start - 600}
         if denials < self.share * requests:
@@ -185,12 +195,13 @@ class OffHoursBulk(Rule):
         return not self.opens <= at.astimezone(JAPAN).hour < self.closes
 
     def observe(self, observation: Observation, at: datetime) -> Signal | None:
-        if not isinstance(observation, Provision) or not self.off_hours(at):
+        request = _request(observation)
+        if request is None or not self.off_hours(at):
             return None
-        start, count = self.windows.add(observation.requester, at)
+        start, count = self.windows.add(request.requester, at)
         local = datetime.fromtimestamp(start, UTC).astimezone(JAPAN).strftime("%H:%M")
         return self._fire(
-            observation.requester,
+            request.requester,
             start,
             count,
             self.minimum,
@@ -213,17 +224,18 @@ class ManyPersonsOneTrigger(Rule):
         self.persons: dict[tuple[str, int, UUID], set[bytes]] = {}
 
     def observe(self, observation: Observation, at: datetime) -> Signal | None:
-        if not isinstance(observation, Provision) or observation.trigger_event is None:
+        request = _request(observation)
+        if request is None or request.trigger_event is None:
             return None
         start = int(at.timestamp()) // self.window_seconds * self.window_seconds
-        key = (observation.requester, start, observation.trigger_event)
+        key = (request.requester, start, request.trigger_event)
         persons = self.persons.setdefault(key, set())
         if len(persons) < self.minimum:  # more than the threshold need not be remembered
-            persons.add(observation.subject)
+            persons.add(request.subject)
         if len(self.persons) > 100_000:
             self.persons = {k: v for k, v in self.persons.items() if k[1] >= start}
         return self._fire(
-            observation.requester,
+            request.requester,
             start,
             len(persons),
             self.minimum,

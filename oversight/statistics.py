@@ -2,9 +2,10 @@
 
 Pure aggregation over observations (no I/O): `Statistics.add` takes each observation once, and
 `rows` groups the counts by whichever of the five dimensions are asked for. An agency is counted
-as the requester for provisions and denials, as the provider for over-provisions, as the sender
-for notices and number changes, as the notice's sender for acknowledgements, and as the topic
-owner for refused input (dead letters).
+as the requester for provisions and denials, as the receiver for disclosed trigger events (a
+row entitled it to the event), as the provider for over-provisions, as the sender for notices
+and number changes, as the notice's sender for acknowledgements, and as the topic owner for
+refused input (dead letters).
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ class Counts:
     """Everything counted for one group."""
 
     provided: int = 0
+    disclosed: int = 0  # trigger events delivered to the agency under a legal-basis row
     denied: Counter[str] = field(default_factory=Counter)  # by reason
     timeouts: int = 0
     over_provisions: int = 0  # provision records the agency (as provider) over-provided in
@@ -54,6 +56,7 @@ class Counts:
 
     def merge(self, other: Counts) -> None:
         self.provided += other.provided
+        self.disclosed += other.disclosed
         self.denied.update(other.denied)
         self.timeouts += other.timeouts
         self.over_provisions += other.over_provisions
@@ -119,7 +122,9 @@ class Statistics:
                 where = (observation.purpose, observation.legal_basis_row, observation.sector)
                 counts = self._counts(day, observation.requester, *where)
                 if counts is not None:
-                    if observation.reason is None:
+                    if observation.disclosure:
+                        counts.disclosed += 1
+                    elif observation.reason is None:
                         counts.provided += 1
                     elif observation.reason == PROVIDER_TIMEOUT:
                         counts.timeouts += 1

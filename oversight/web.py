@@ -144,6 +144,7 @@ class OversightPages:
 def _cells(counts: Counts) -> list[int]:
     return [
         counts.provided,
+        counts.disclosed,
         counts.denied_total,
         counts.timeouts,
         counts.over_provisions,

@@ -28,12 +28,13 @@ from oversight.observations import ControlAct, Provision
 from oversight.rules import JAPAN
 from oversight.signals import OVERSIGHT_BODY, Watch
 from oversight.watcher import SignalWatcher, read_signals
-from renkei.demo.scenario import PROVIDED, Scenario
+from renkei.demo.scenario import PROVIDED, Check, Scenario
 from schemas.models import AgencySuspension
 
 BROWSER = "mun-14100"  # Yokohama: a large municipality, in scope from phase 2
 BROWSING_REQUESTS = 250
 AFTER_SUSPENSION = 10
+IN_FLIGHT = 64  # requests awaiting their outcome at once
 ROW, PROCEDURE = "we-01", "child_allowance"
 ELSEWHERE = "mun-13101"  # asked about residents of the browser's own (denied before it matters)
 
@@ -100,19 +101,24 @@ class DemoOversight:
         self.clock.set(reads=night_after(night_from), now=night_from)
         trigger = await scenario.application(BROWSER, applicant, PROCEDURE)
 
-        def check(person: Person, expected: str) -> Any:
+        row = scenario.table.rows[ROW]
+        in_flight = asyncio.Semaphore(IN_FLIGHT)
+
+        def check(person: Person, expected: str) -> Check:
             provider = scenario.tax_municipality(person)
-            return scenario._check(
-                BROWSER,
-                provider if provider != BROWSER else ELSEWHERE,
-                ROW,
-                scenario.code(BROWSER, person),
-                trigger,
+            return Check(
+                requester=BROWSER,
+                provider=provider if provider != BROWSER else ELSEWHERE,
+                row=ROW,
+                purpose=row.purpose,
+                attributes=tuple(sorted(row.attributes)),
+                person_code=scenario.code(BROWSER, person),
+                trigger=trigger,
                 expected=expected,
             )
 
         async def send(person: Person, expected: str, case: str | None) -> None:
-            async with scenario._limit:
+            async with in_flight:
                 await scenario.send(check(person, expected), case=case, routine=False)
 
         await send(applicant, PROVIDED, None)  # the one request the application justifies

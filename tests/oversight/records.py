@@ -39,12 +39,13 @@ def provision_record(
     over_provided: tuple[str, ...] = (),
     trigger: uuid.UUID | None = None,
     subject: bytes = b"\x01" * 33,
+    request_id: uuid.UUID | None = None,
 ) -> bytes:
     return encode(
         ProvisionRecord(
             metadata=meta("hub", at),
             record_id=uuid.uuid4(),
-            request_id=uuid.uuid4(),
+            request_id=request_id or uuid.uuid4(),
             requester=requester,
             provider=provider,
             purpose=purpose,

@@ -207,3 +207,14 @@ def test_every_rule_is_documented_with_its_threshold() -> None:
         assert re.search(rf"\b{rule.minimum}\b", row), rule.name
         assert rule.__doc__ is not None
         assert rule.__doc__.startswith(f"{rule.name}: ")
+
+
+def test_receiving_disclosed_events_at_night_is_no_act_of_the_receiver() -> None:
+    disclosures = []
+    for i in range(300):
+        event = uuid.uuid4()
+        disclosures.append(
+            provision("mun-13101", provider=BROWSER, at=NIGHT, trigger=event, request_id=event,
+                      subject=person(i))
+        )  # fmt: skip
+    assert Watch().observe_all(disclosures) == []

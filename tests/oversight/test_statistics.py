@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import replace
 from datetime import date, timedelta
 
@@ -143,7 +144,7 @@ def test_csv_has_a_column_per_measure_and_per_reason_that_occurs() -> None:
     )
     header, row = to_csv(statistics, [Dimension.AGENCY]).splitlines()
     columns = header.split(",")
-    assert columns[:3] == ["agency", "provided", "denied"]
+    assert columns[:4] == ["agency", "provided", "disclosed", "denied"]
     assert columns[-2:] == ["denied_NO_LEGAL_BASIS", "refused_NOT_ENTITLED"]
     values = dict(zip(columns, row.split(","), strict=True))
     assert values["agency"] == "jps"
@@ -173,3 +174,17 @@ def test_metrics_carry_agency_and_reason_labels_only() -> None:
         if family.name.startswith("renkei_oversight"):
             for s in family.samples:
                 assert set(s.labels) <= {"agency", "outcome", "reason", "rule", "kind"}
+
+
+def test_a_disclosed_trigger_event_counts_for_its_receiver_apart_from_provisions() -> None:
+    event = uuid.uuid4()
+    disclosure = observe(
+        "renkei.provision-records",
+        provision_record("med-0002", "med-0001", trigger=event, request_id=event),
+        (),
+        0,
+    )
+    assert isinstance(disclosure, Provision)
+    assert disclosure.disclosure
+    [(_, counts)] = statistics_of([disclosure]).rows([Dimension.AGENCY])
+    assert (counts.disclosed, counts.provided) == (1, 0)
