@@ -29,6 +29,7 @@ from hub.cli import verify_chains
 from hub.core import Keyring
 from hub.core.keys import generate_key_set, parse_key_set
 from hub.onboarding import change_rollout, onboard_agency
+from hub.topics import TopicLayout
 from schemas.models import RolloutOperation
 
 REPLICAS = 2
@@ -37,10 +38,11 @@ REPLICAS = 2
 class Replicas:
     """Hub replicas as child processes, each logging to its own file."""
 
-    def __init__(self, bootstrap: str, workdir: Path, partitions: int) -> None:
+    def __init__(self, bootstrap: str, workdir: Path, partitions: int, replication: int) -> None:
         self.bootstrap = bootstrap
         self.workdir = workdir
         self.partitions = partitions
+        self.replication = replication
         self.keys_file = workdir / "keys.json"
         document = generate_key_set(os.urandom)
         self.keys_file.write_text(json.dumps(document))
@@ -54,7 +56,8 @@ class Replicas:
         env = os.environ | {"RENKEI_KEYS_FILE": str(self.keys_file)}
         command = [
             *(sys.executable, "-m", "renkei", "hub", "run", "--bootstrap", self.bootstrap),
-            *("--partitions", str(self.partitions), "--session-timeout-ms", "6000"),
+            *("--partitions", str(self.partitions), "--replication", str(self.replication)),
+            *("--session-timeout-ms", "6000"),
         ]
         with log.open("wb") as out:
             process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=env)
@@ -78,12 +81,16 @@ class Replicas:
         self.running = []
 
 
-async def soak(bootstrap: str, requests: int, rate: float, seed: int, workdir: Path) -> int:
+async def soak(
+    bootstrap: str, requests: int, rate: float, seed: int, workdir: Path, replication: int
+) -> int:
     rng = random.Random(seed)
     for agency in ("mun-27100", "mun-13101"):
-        await onboard_agency(bootstrap, agency, None, operator="op-soak")
+        await onboard_agency(
+            bootstrap, agency, None, layout=TopicLayout(replication=replication), operator="op-soak"
+        )
     await change_rollout(bootstrap, RolloutOperation.ADVANCE, times=1, operator="op-soak")
-    replicas = Replicas(bootstrap, workdir, partitions=6)
+    replicas = Replicas(bootstrap, workdir, partitions=6, replication=replication)
     for _ in range(REPLICAS):
         replicas.start()
     workload = Workload(bootstrap, persons=500, hub_key=replicas.keyring.public_sealing_key)
@@ -132,17 +139,25 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=100_000)
     parser.add_argument("--rate", type=float, default=400.0, help="requests per second")
     parser.add_argument("--seed", type=int, default=2026)
+    parser.add_argument(
+        "--replication",
+        type=int,
+        help="of the hub's topics (default: 1 on the soak's own broker, else 3)",
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="renkei-soak-") as tmp:
         workdir = Path(tmp)
         cluster = None
         bootstrap = args.bootstrap
+        replication = args.replication or (3 if bootstrap else 1)
         if bootstrap is None:
             cluster = KafkaCluster(1).start()
             os.environ.update(cluster.admin_environment())
             bootstrap = cluster.bootstrap
         try:
-            code = asyncio.run(soak(bootstrap, args.requests, args.rate, args.seed, workdir))
+            code = asyncio.run(
+                soak(bootstrap, args.requests, args.rate, args.seed, workdir, replication)
+            )
         finally:
             if cluster is not None:
                 cluster.stop()

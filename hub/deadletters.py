@@ -1,13 +1,16 @@
 """Dead letters: bad input never stops the hub and is never silently dropped.
 
-A dead letter is the original bytes as the record value, with headers that say why and where
-from. It is produced in the same transaction as the offset commit that consumed the input, so a
-message is either processed or dead-lettered, exactly once.
+A dead letter is the contract's Avro `DeadLetter` (schemas/avro/DeadLetter.avsc): the reason,
+a detail for operators, the source position and the original bytes. The same facts travel as
+headers too, so a reader can filter without decoding. It is produced in the same transaction
+as the offset commit that consumed the input, so a message is either processed or
+dead-lettered, exactly once.
 """
 
 from __future__ import annotations
 
 import hashlib
+import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -18,6 +21,8 @@ from hub import metrics
 from hub.stage import Output
 from hub.topics import DEAD_LETTERS
 from renkei.logs import get_logger
+from schemas import models
+from schemas.codec import DecodeError, decode, encode
 
 log = get_logger("hub.deadletters")
 
@@ -84,7 +89,16 @@ def dead_letter(
         headers.append((HEADER_KEY, key[:MAX_KEY_COPY_BYTES]))
         if len(key) > MAX_KEY_COPY_BYTES:
             headers.append((HEADER_KEY_DIGEST, hashlib.sha256(key).hexdigest().encode()))
-    return Output(DEAD_LETTERS, value, key=None, headers=tuple(headers))
+    letter = models.DeadLetter(
+        metadata=models.Metadata(message_id=uuid.uuid4(), occurred_at=now, sender="hub"),
+        reason=reason.value,
+        detail=detail[:500],
+        source_topic=topic,
+        source_partition=partition,
+        source_offset=offset,
+        original=value or b"",
+    )
+    return Output(DEAD_LETTERS, encode(letter), key=None, headers=tuple(headers))
 
 
 def dead_letter_of(
@@ -142,7 +156,25 @@ class DeadLetter:
 
     @classmethod
     def from_record(cls, record: ConsumerRecord[bytes, bytes]) -> DeadLetter:
+        """Read back from the Avro `DeadLetter`; a dead letter written before the hub used
+        the contract's schema (raw original bytes) from its headers alone."""
         h = {k: v for k, v in record.headers}
+        try:
+            letter = decode(record.value or b"")
+        except DecodeError:
+            letter = None
+        if isinstance(letter, models.DeadLetter):
+            return cls(
+                offset=record.offset,
+                reason=letter.reason,
+                detail=letter.detail,
+                source_topic=letter.source_topic,
+                source_partition=letter.source_partition,
+                source_offset=letter.source_offset,
+                at=letter.metadata.occurred_at.isoformat(),
+                key=h.get(HEADER_KEY),
+                value=letter.original,
+            )
         return cls(
             offset=record.offset,
             reason=h.get(HEADER_REASON, b"?").decode(),

@@ -21,7 +21,7 @@ from hub.router import Router
 from hub.stage import Output, stalled
 from hub.topics import DEAD_LETTERS, PERSONS, PROVISION_RECORDS, STATE
 from schemas.codec import decode, encode
-from schemas.models import AttributeRequest, Metadata, RequestDenied
+from schemas.models import AttributeRequest, DeadLetter, Metadata, RequestDenied
 from schemas.topics import inbound
 from schemas.vocabulary import DenialReason
 
@@ -118,7 +118,9 @@ def test_a_record_the_router_fails_on_is_dead_lettered_as_internal_and_the_batch
     assert headers[HEADER_OFFSET] == b"1"
     assert b"ValueError" in headers[HEADER_DETAIL]
     assert b"not-a-uuid" not in headers[HEADER_DETAIL]  # the type, never the message
-    assert dead[0].value == poison.to_bytes()
+    written = decode(dead[0].value or b"")
+    assert isinstance(written, DeadLetter)
+    assert (written.reason, written.original) == ("INTERNAL", poison.to_bytes())
     assert set(r.partitions[TP].persons) == {first, last}
 
 
