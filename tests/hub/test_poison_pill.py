@@ -35,8 +35,9 @@ async def test_a_poison_pill_among_good_requests_is_one_internal_dead_letter(
         Kind.ENROL, "mun-13101", int(time.time() * 1_000_000), "agency.mun-13101.out/0/0",
         number_index=os.urandom(32), request_id="not-a-uuid",
     ).to_bytes()  # fmt: skip
-    async with running_hub(isolated_kafka, dev_keys(), partitions=3):
-        workload = Workload(isolated_kafka, persons=40)
+    keys = dev_keys()
+    async with running_hub(isolated_kafka, keys, partitions=3):
+        workload = Workload(isolated_kafka, persons=40, hub_key=keys.public_sealing_key)
         await workload.start()
         try:
             await workload.enrol_everyone()
@@ -61,4 +62,4 @@ async def test_a_poison_pill_among_good_requests_is_one_internal_dead_letter(
     assert internal[0].value == poison
     assert internal[0].source_topic == PERSONS
     assert internal[0].detail == "ValueError in the hub's code"
-    assert (await verify_chains(isolated_kafka)).intact
+    assert (await verify_chains(isolated_kafka, keys.record_verify_keys)).intact

@@ -13,6 +13,7 @@ import pytest
 from benchmarks.workload import Workload
 from deploy.local.broker import BrokerSecurity, KafkaCluster
 from hub.cli import verify_chains
+from hub.core import Keyring
 from hub.onboarding import change_rollout, onboard_agency
 from hub.service import Hub, HubConfig
 from hub.topics import TopicLayout
@@ -34,13 +35,18 @@ def three_nodes(broker_security: BrokerSecurity) -> Iterator[KafkaCluster]:
         cluster.stop()
 
 
+@pytest.fixture(scope="module")
+def keys() -> Keyring:
+    return dev_keys()
+
+
 @pytest.fixture
-async def hub(three_nodes: KafkaCluster) -> AsyncIterator[Hub]:
+async def hub(three_nodes: KafkaCluster, keys: Keyring) -> AsyncIterator[Hub]:
     bootstrap = three_nodes.bootstrap
     for agency in ("mun-27100", "mun-13101"):
         await onboard_agency(bootstrap, agency, layout=LAYOUT, operator="op-test")
     await change_rollout(bootstrap, RolloutOperation.ADVANCE, times=1, operator="op-test")
-    running = Hub(HubConfig(bootstrap, LAYOUT, session_timeout_ms=6_000), dev_keys())
+    running = Hub(HubConfig(bootstrap, LAYOUT, session_timeout_ms=6_000), keys)
     task = asyncio.create_task(running.run())
     try:
         await wait_until(lambda: running.ready or task.done(), timeout=120)
@@ -53,9 +59,9 @@ async def hub(three_nodes: KafkaCluster) -> AsyncIterator[Hub]:
 
 
 async def test_brokers_killed_and_restarted_under_load_lose_and_duplicate_nothing(
-    three_nodes: KafkaCluster, hub: Hub
+    three_nodes: KafkaCluster, hub: Hub, keys: Keyring
 ) -> None:
-    workload = Workload(three_nodes.bootstrap, persons=50)
+    workload = Workload(three_nodes.bootstrap, persons=50, hub_key=keys.public_sealing_key)
     await workload.start()
     try:
         await workload.enrol_everyone()
@@ -76,4 +82,4 @@ async def test_brokers_killed_and_restarted_under_load_lose_and_duplicate_nothin
     assert summary["with_one_outcome"] == REQUESTS, summary
     assert summary["with_one_record"] == REQUESTS, summary
     assert summary["queries_delivered_more_than_once"] == 0, summary
-    assert (await verify_chains(three_nodes.bootstrap)).intact
+    assert (await verify_chains(three_nodes.bootstrap, keys.record_verify_keys)).intact
