@@ -15,6 +15,7 @@ from portal.service import PortalConfig, serve
 from portal.tokens import KEY_VARIABLE, TokenIssuer, TokenKeyError
 from producers import Connection
 from producers.errors import ConnectionSettingsError
+from schemas.provision_records import VerifyKeyError, parse_verify_keys
 
 portal_app = typer.Typer(help="The citizen portal (マイ・ポータル): web pages over a read model.")
 
@@ -50,6 +51,14 @@ def run(
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8080,
     seed: Annotated[int, typer.Option(help="Seed of the test identities' population.")] = 7,
     persons: Annotated[int, typer.Option(help="Size of that population.")] = 1000,
+    verify_keys: Annotated[
+        str | None,
+        typer.Option(
+            envvar="RENKEI_RECORD_VERIFY_KEYS",
+            help="The hub's public record keys (renkei keys public): each provision record's "
+            "signature is checked with them.",
+        ),
+    ] = None,
 ) -> None:
     """Serve the portal: sign-in with a development identity, the person's records, notices,
     consents and proxies. The session secret comes from RENKEI_PORTAL_SECRET (random if unset:
@@ -67,6 +76,10 @@ def run(
         tokens = TokenIssuer.from_environment()
     except TokenKeyError as exc:
         raise typer.BadParameter(str(exc), param_hint=KEY_VARIABLE) from None
+    try:
+        keys = None if verify_keys is None else parse_verify_keys(verify_keys)
+    except VerifyKeyError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--verify-keys") from None
     config = PortalConfig(
         connection,
         database_url=database,
@@ -75,6 +88,7 @@ def run(
         seed=seed,
         persons=persons,
         tokens=tokens,
+        record_verify_keys=keys,
     )
     secret = os.environ.get("RENKEI_PORTAL_SECRET")
     if secret:

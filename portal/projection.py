@@ -9,9 +9,12 @@ previous hash) and its own hash matches its content (`schemas.provision_records`
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from schemas.models import (
     Change,
@@ -25,7 +28,7 @@ from schemas.models import (
     ProxyRegistered,
     ProxyRevoked,
 )
-from schemas.provision_records import GENESIS, record_hash
+from schemas.provision_records import GENESIS, record_hash, signature_verifies
 
 ALL_SCOPES = "*"
 
@@ -65,9 +68,15 @@ def chain_position_verifies(record: ProvisionRecord, head: ChainHead) -> bool:
 
 
 def project_record(
-    record: ProvisionRecord, encoded: bytes, head: ChainHead
+    record: ProvisionRecord,
+    encoded: bytes,
+    head: ChainHead,
+    verify_keys: Mapping[int, Ed25519PublicKey] | None = None,
 ) -> tuple[Insert, ChainHead]:
+    """The record's row, with whether its chain position verifies and, given the hub's public
+    record keys, whether the hub's signature does (None: no key to check it with)."""
     verified = chain_position_verifies(record, head)
+    signed = None if not verify_keys else signature_verifies(record, verify_keys)
     row = {
         "record_id": str(record.record_id),
         "subject_code": record.subject_code,
@@ -90,6 +99,7 @@ def project_record(
         "chain_partition": record.chain_partition,
         "chain_sequence": record.chain_sequence,
         "chain_verified": verified,
+        "signature_verified": signed,
         "encoded": encoded,
     }
     return Insert("provision_records", row), ChainHead(record.chain_sequence, record.record_hash)

@@ -18,12 +18,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import KafkaError
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from sqlalchemy import Table, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
@@ -53,12 +54,16 @@ class Projector:
         records_topic: str = PROVISION_RECORDS,
         inbox_topic: str = inbound("portal"),
         max_records: int = 2_000,
+        verify_keys: Mapping[int, Ed25519PublicKey] | None = None,
     ) -> None:
+        """`verify_keys`: the hub's public record keys (`renkei keys public`); without them
+        each record's chain position is verified and its signature is not."""
         self.engine = engine
         self.connection = connection
         self.records_topic = records_topic
         self.topics = (records_topic, inbox_topic)
         self.max_records = max_records
+        self.verify_keys = dict(verify_keys or {})
         self.applied = 0  # records applied since start (rows or not)
         self.failures = 0  # batches that failed and were read again
         self.retry_seconds = 1.0
@@ -197,7 +202,9 @@ class Projector:
             if tp.topic != self.records_topic:
                 return ()  # only the hub's record topic is trusted to carry records
             head = heads.get(message.chain_partition, ChainHead())
-            row, heads[message.chain_partition] = project_record(message, value, head)
+            row, heads[message.chain_partition] = project_record(
+                message, value, head, self.verify_keys
+            )
             return (row,)
         return project(message, value, at)
 

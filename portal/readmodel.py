@@ -65,6 +65,7 @@ provision_records = Table(
     Column("chain_partition", Integer, nullable=False),
     Column("chain_sequence", BigInteger, nullable=False),
     Column("chain_verified", Boolean, nullable=False),
+    Column("signature_verified", Boolean),  # None: no hub record key to check it with
     Column("encoded", LargeBinary, nullable=False),  # the record as the hub wrote it
 )
 

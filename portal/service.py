@@ -6,10 +6,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import secrets
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import uvicorn
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from agencies.population import generate
 from portal.acts import PortalAgency
@@ -34,6 +35,8 @@ class PortalConfig:
     https_only: bool = False
     tokens: TokenIssuer = field(default_factory=TokenIssuer.from_environment, repr=False)
     hub_key: HubSealingKey | None = None  # the hub's sealing key; else RENKEI_HUB_SEALING_KEY
+    # The hub's public record keys: each record's signature is checked with them.
+    record_verify_keys: Mapping[int, Ed25519PublicKey] | None = None
 
 
 @dataclass
@@ -56,7 +59,7 @@ async def running_portal(
     services = Services(
         engine, agency, identities, config.secret_key, config.https_only, config.tokens
     )
-    projector = Projector(engine, config.connection)
+    projector = Projector(engine, config.connection, verify_keys=config.record_verify_keys)
     app = create_app(services, extensions=extensions)
     server = uvicorn.Server(
         uvicorn.Config(

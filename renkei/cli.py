@@ -259,8 +259,8 @@ def demo(
 
 def _portal_after_rollout(
     bootstrap: str, seed: int, persons: int, port: int, tracker: Any
-) -> Callable[[dict[str, Any], Any], Awaitable[None]]:
-    async def then(agencies: dict[str, Any], population: Any) -> None:
+) -> Callable[[dict[str, Any], Any, Any], Awaitable[None]]:
+    async def then(agencies: dict[str, Any], population: Any, hub: Any) -> None:
         from agencies import Portal
         from renkei.demo.portal import serve_portal, showcase
 
@@ -279,7 +279,9 @@ def _portal_after_rollout(
 
         tracker.step = "starting the portal"
         hub_key = scripted.agency.producer.hub_key  # the key the run's agencies seal to
-        await serve_portal(bootstrap, seed, persons, port, announce, hub_key)
+        await serve_portal(
+            bootstrap, seed, persons, port, announce, hub_key, hub.keys.record_verify_keys
+        )
 
     return then
 

@@ -51,6 +51,7 @@ RECORD_COLUMNS = (
     "reason",
     "via_proxy",
     "chain_verified",
+    "signature_verified",
 )
 
 
@@ -160,6 +161,9 @@ def _record_dict(row: Any, names: dict[bytes, str]) -> dict[str, Any]:
         "reason": row.reason,
         "via_proxy": via,
         "chain_verified": bool(row.chain_verified),
+        "signature_verified": None
+        if row.signature_verified is None
+        else bool(row.signature_verified),
     }
 
 

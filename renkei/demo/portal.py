@@ -10,9 +10,11 @@ import asyncio
 import contextlib
 import shutil
 import tempfile
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from agencies import Person, Population, Portal
 from portal.identity import DevelopmentIdentityProvider
@@ -49,7 +51,12 @@ def showcase(portal: Portal, population: Population) -> Showcase | None:
 
 @contextlib.asynccontextmanager
 async def demo_portal(
-    bootstrap: str, seed: int, persons: int, port: int = 8080, hub_key: HubSealingKey | None = None
+    bootstrap: str,
+    seed: int,
+    persons: int,
+    port: int = 8080,
+    hub_key: HubSealingKey | None = None,
+    verify_keys: Mapping[int, Ed25519PublicKey] | None = None,
 ) -> AsyncIterator[RunningPortal]:
     """The web portal on a fresh read model of this run, caught up with what Kafka holds.
     `hub_key`: the hub's public sealing key (a first sign-in enrols the person)."""
@@ -61,6 +68,7 @@ async def demo_portal(
         seed=seed,
         persons=persons,
         hub_key=hub_key,
+        record_verify_keys=verify_keys,
     )
     try:
         async with running_portal(config) as running:
@@ -77,9 +85,10 @@ async def serve_portal(
     port: int,
     announce: Callable[[RunningPortal], Awaitable[None]],
     hub_key: HubSealingKey | None = None,
+    verify_keys: Mapping[int, Ed25519PublicKey] | None = None,
 ) -> None:
     """Run the web portal until cancelled (Ctrl-C)."""
-    async with demo_portal(bootstrap, seed, persons, port, hub_key) as running:
+    async with demo_portal(bootstrap, seed, persons, port, hub_key, verify_keys) as running:
         await announce(running)
         try:
             await asyncio.Event().wait()

@@ -129,7 +129,7 @@ class IngressBarrier:
             await asyncio.sleep(0.05)
 
 
-AfterRollout = Callable[[dict[str, ReferenceAgency], Population], Awaitable[None]]
+AfterRollout = Callable[[dict[str, ReferenceAgency], Population, Hub], Awaitable[None]]
 
 
 async def run_demo(
@@ -207,7 +207,7 @@ async def run_demo(
             await barrier.admin.close()
             await asyncio.gather(*(a.stop() for a in agencies.values()))
         if then is not None:
-            await then(agencies, population)
+            await then(agencies, population, hub)
         tracker.step = "stopping the hub"
     tracker.step = "reading back from Kafka"
     observed = await read_back(bootstrap, REFERENCE_AGENCY_IDS, verify_keys, since_ms)

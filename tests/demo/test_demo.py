@@ -148,7 +148,11 @@ class Played:
 
 
 async def visit_the_portal(
-    bootstrap: str, agencies: dict[str, Any], population: Any, seen: dict[str, Any]
+    bootstrap: str,
+    agencies: dict[str, Any],
+    population: Any,
+    seen: dict[str, Any],
+    verify_keys: Any,
 ) -> None:
     """What `renkei demo --portal` offers a newcomer: sign in as the suggested test identity
     (over HTTP, as a browser would) and download the records shown."""
@@ -164,6 +168,7 @@ async def visit_the_portal(
             len(population.persons),
             port=0,
             hub_key=scripted.agency.producer.hub_key,
+            verify_keys=verify_keys,
         ) as running,  # fmt: skip
         httpx.AsyncClient(base_url=running.url, follow_redirects=True, timeout=60) as http,
     ):
@@ -180,8 +185,10 @@ async def played(isolated_kafka: str, tmp_path_factory: pytest.TempPathFactory) 
     config = DemoConfig(persons=300, seed=7, rate=40, duration=1, report_dir=report_dir, abuse=True)
     seen: dict[str, Any] = {}
 
-    async def then(agencies: dict[str, Any], population: Any) -> None:
-        await visit_the_portal(isolated_kafka, agencies, population, seen)
+    async def then(agencies: dict[str, Any], population: Any, hub: Any) -> None:
+        await visit_the_portal(
+            isolated_kafka, agencies, population, seen, hub.keys.record_verify_keys
+        )
 
     result = await run_demo(isolated_kafka, config, then=then)
     kafka = await read_kafka(isolated_kafka, result.agencies)
@@ -200,6 +207,7 @@ async def test_a_newcomer_signs_in_to_the_demos_portal_and_sees_their_records_de
     assert sum(r["outcome"] == "PROVIDED" for r in records) == shown.provided
     assert sum(r["outcome"] == "DENIED" for r in records) == shown.denied > 0
     assert all(r["chain_verified"] for r in records)
+    assert all(r["signature_verified"] for r in records)  # with the run's hub record keys
     by_request = {str(rid): outcomes for rid, outcomes in played.kafka.records.items()}
     disclosed = {str(event) for event in played.kafka.disclosures}
     for record in records:  # each one is a provision record Kafka holds about a request made

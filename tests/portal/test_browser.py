@@ -55,11 +55,13 @@ async def test_a_person_signs_in_and_sees_a_provision_and_a_denial_about_them(
     assert "resident_tax_assessment" in page
     assert "taxable_income" in page
     assert "連鎖の位置を確認済み" in page
+    assert "ハブの署名を確認済み" in page
     await browser.screenshot(SCREENSHOTS / "records.png")
     await browser.follow("header .tools a[lang='en']")
     english = await browser.text()
     assert "My provision records" in english
     assert "Chain position verified" in english
+    assert "Hub signature verified" in english
     await browser.follow("header .tools a[lang='ja']")
     await browser.open("/records.json")
     assert "NO_TRIGGER_EVENT" in await browser.text()

@@ -22,7 +22,8 @@ from schemas.models import (
 )
 
 AT = datetime(2026, 6, 1, 9, tzinfo=UTC)
-SIGNER = RecordSigner(1, Ed25519PrivateKey.generate())
+SIGNER_KEY = Ed25519PrivateKey.generate()
+SIGNER = RecordSigner(1, SIGNER_KEY)
 
 
 def meta(sender: str) -> Metadata:
@@ -91,3 +92,25 @@ def test_a_guardianship_becomes_a_legal_proxy_for_everything_and_its_end_revokes
     assert isinstance(ended, Update)
     assert ended.values["status"] == "REVOKED"
     assert project(fact(Change.ADDED, DependencyRelationship.DEPENDANT), b"", AT) == []
+
+
+def test_a_record_verifies_its_hub_signature_with_the_hubs_public_key_only() -> None:
+    ((record, value),) = sealed_chain(1)
+    public = {1: SIGNER_KEY.public_key()}
+    row, _ = project_record(record, value, ChainHead(), public)
+    assert row.values["signature_verified"] is True
+    stranger = {1: Ed25519PrivateKey.generate().public_key()}
+    row, _ = project_record(record, value, ChainHead(), stranger)
+    assert row.values["signature_verified"] is False
+    row, _ = project_record(record, value, ChainHead())
+    assert row.values["signature_verified"] is None  # no key: not checked, never "verified"
+
+
+def test_a_record_rechained_by_someone_without_the_hubs_key_fails_its_signature() -> None:
+    ((record, _),) = sealed_chain(1)
+    forged_chain = seal(record.model_copy(update={"attributes": ["household_members"]}), 0,
+                        HubHead(), RecordSigner(1, Ed25519PrivateKey.generate()))  # fmt: skip
+    forged = decode_as(forged_chain[0], ProvisionRecord)
+    row, _ = project_record(forged, forged_chain[0], ChainHead(), {1: SIGNER_KEY.public_key()})
+    assert row.values["chain_verified"] is True  # a correct chain proves nothing alone
+    assert row.values["signature_verified"] is False

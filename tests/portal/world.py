@@ -193,8 +193,14 @@ async def portal_world(bootstrap: str, database_url: str) -> AsyncIterator[World
         await kafka.start()
         await admin.start()
         try:
-            config = PortalConfig(connection, database_url=database_url, port=0,
-                                  persons=PERSONS, hub_key=hub_key)  # fmt: skip
+            config = PortalConfig(
+                connection,
+                database_url=database_url,
+                port=0,
+                persons=PERSONS,
+                hub_key=hub_key,
+                record_verify_keys=hub.keys.record_verify_keys,
+            )
             async with running_portal(config) as portal:
                 yield World(bootstrap, hub, portal, agencies, population, kafka, admin)
         finally:
