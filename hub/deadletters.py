@@ -38,7 +38,11 @@ class DeadLetterReason(StrEnum):
     OVERSIZE = "OVERSIZE"
     UNEXPECTED_TYPE = "UNEXPECTED_TYPE"  # a known message that has no business on this topic
     INVALID = "INVALID"  # decodes, but breaks a rule of the contract
-    NOT_ENTITLED = "NOT_ENTITLED"  # from a party not entitled to say it (unregistered sender)
+    # A fact that does not count (DOMAIN.md §14), dead-lettered and counted per agency:
+    FUTURE_DATED = "FUTURE_DATED"  # dated more than the tolerance ahead of the hub
+    AGENCY_SUSPENDED = "AGENCY_SUSPENDED"  # its publisher is suspended by the oversight body
+    NOT_ENTITLED = "NOT_ENTITLED"  # from a party not entitled to say it (unregistered sender,
+    # or a fact its publisher may not assert under the trust table)
     INTERNAL = "INTERNAL"  # the hub's own code failed on it (a poison pill): a hub bug
 
 

@@ -28,6 +28,11 @@ OUTCOMES = Counter(
     ["outcome", "reason"],
 )
 DEAD_LETTERS = Counter("renkei_dead_letters_total", "Messages dead-lettered by reason", ["reason"])
+REFUSED_ASSERTIONS = Counter(
+    "renkei_refused_assertions_total",
+    "Facts that did not count (not entitled, future-dated, suspended), by publishing agency",
+    ["agency", "reason"],
+)
 DUPLICATES = Counter(
     "renkei_duplicate_requests_total", "Requests whose id was already decided (not re-executed)"
 )

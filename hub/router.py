@@ -49,6 +49,10 @@ from hub.core import (
     record_answer,
     record_decision,
 )
+from hub.core.decision import kind_of
+from hub.core.entitlement import RefusalReason, Refused, suspension_refusal
+from hub.core.notice_receipts import NoticeReceipt
+from hub.core.trust import Condition, default_trust_table
 from hub.deadletters import DeadLetterReason, dead_letter, internal_dead_letter, parse_source
 from hub.envelope import Envelope, Kind
 from hub.partition_state import PartitionState
@@ -73,6 +77,7 @@ from schemas.models import (
     RequestDenied,
 )
 from schemas.topics import SEQUENCE_HEADER, inbound
+from schemas.vocabulary import DenialReason
 
 log = get_logger("hub.router")
 HUB = "hub"
@@ -104,6 +109,7 @@ class Router:
         self.control = control
         self.random_bytes = random_bytes
         self.signer = RecordSigner(keys.record_signing_key_id, keys.record_signing_key)
+        self.trust = default_trust_table()  # who may assert what (DOMAIN.md §14)
         self.partitions: dict[TopicPartition, PartitionState] = {}
 
     # --- state lifecycle -----------------------------------------------------------------
@@ -212,13 +218,7 @@ class Router:
             case Notice():
                 yield from self._notice(ps, env, message, now)
             case NoticeAcknowledged():
-                sender = getattr(message, "notice_sender", None)
-                if sender is None or sender not in self.control.agencies:
-                    yield self._dead(
-                        env, now, DeadLetterReason.INVALID, "acknowledgement names no sender"
-                    )
-                else:
-                    yield self._deliver(ps, sender, message)
+                yield from self._acknowledged(ps, env, message, now)
             case _:
                 yield from self._event(ps, env, message, now)
 
@@ -288,6 +288,22 @@ class Router:
             return
         record_answer(ps.hub, checked, self.keys)
         ticket = checked.ticket
+        seen = (ticket.requester, ticket.request_id.int)
+        suspended = [a for a in (ticket.provider, ticket.requester) if a in ps.hub.suspended]
+        if suspended:
+            # Suspended since the query went out: the values go nowhere, the requester is
+            # told AGENCY_SUSPENDED, and the record says so (DOMAIN.md §11).
+            reason = DenialReason.AGENCY_SUSPENDED
+            metrics.OUTCOMES.labels("denied", reason.value).inc()
+            denial = RequestDenied(
+                metadata=_meta(now, answer.metadata.message_id),
+                request_id=ticket.request_id,
+                reason=reason,
+                message=f"{suspended[0]} is suspended by the oversight body",
+            )
+            yield self._reply(ps, seen, ticket.requester, encode(denial), now)
+            yield self._record(ps, now, Provision.withheld(checked, reason))
+            return
         metrics.OUTCOMES.labels("provided", "").inc()
         response = AttributeResponse(
             metadata=_meta(now, answer.metadata.message_id),
@@ -297,7 +313,6 @@ class Router:
             values=list(checked.values),
             not_held=[*checked.not_held],
         )
-        seen = (ticket.requester, ticket.request_id.int)
         yield self._reply(ps, seen, ticket.requester, encode(response), now)
         yield self._record(ps, now, Provision.provided(checked))
 
@@ -375,8 +390,12 @@ class Router:
     ) -> Iterator[Output]:
         c = self.control
         plan = plan_event(
-            event, ps.hub, c.table, c.rollout, self.keys, new_number_index=env.number_index
-        )
+            event, ps.hub, c.table, c.rollout, self.keys,
+            trust=self.trust, now=now, new_number_index=env.number_index,
+        )  # fmt: skip
+        if isinstance(plan, Refused):
+            yield self._refused(env, now, plan)
+            return
         if isinstance(plan, Deny):
             yield self._dead(env, now, DeadLetterReason.INVALID, f"{plan.reason}: {plan.message}")
             return
@@ -391,9 +410,48 @@ class Router:
                 )
                 yield self._record(ps, now, disclosed)
 
+    def _refused(self, env: Envelope, now: datetime, refused: Refused) -> Output:
+        """A fact that does not count: dead-lettered with its reason, counted per agency."""
+        metrics.REFUSED_ASSERTIONS.labels(env.sender, refused.reason.value).inc()
+        return self._dead(env, now, DeadLetterReason(refused.reason.value), refused.message)
+
+    def _acknowledged(
+        self, ps: PartitionState, env: Envelope, ack: NoticeAcknowledged, now: datetime
+    ) -> Iterator[Output]:
+        """到達確認: from the portal only, for a notice the hub delivered to it (its receipt),
+        routed to the sender the receipt names (unless that sender is suspended)."""
+        refused = suspension_refusal(env.sender, ps.hub)
+        rule = self.trust.rule(ack.MESSAGE_TYPE)
+        kind = kind_of(ps.hub, env.sender)
+        if refused is None and (kind is None or not rule.may_assert(kind)):
+            refused = Refused(RefusalReason.NOT_ENTITLED, f"{env.sender} may not acknowledge")
+        receipt: NoticeReceipt | None = None
+        if refused is None and Condition.DELIVERED_NOTICE in rule.conditions:
+            receipt = self.keys.notice_receipts.open(
+                ack.delivery_receipt, env.sender, ack.notice_id
+            )
+            if receipt is None:
+                refused = Refused(
+                    RefusalReason.NOT_ENTITLED, "no notice the hub delivered has this receipt"
+                )
+        if refused is not None:
+            yield self._refused(env, now, refused)
+            return
+        sender = ack.notice_sender if receipt is None else receipt.sender
+        if sender is None or sender not in self.control.agencies:
+            yield self._dead(env, now, DeadLetterReason.INVALID, "acknowledgement names no sender")
+        elif sender in ps.hub.suspended:
+            yield self._dead(env, now, DeadLetterReason.AGENCY_SUSPENDED, f"{sender} is suspended")
+        else:
+            yield self._deliver(ps, sender, ack.model_copy(update={"notice_sender": sender}))
+
     def _notice(
         self, ps: PartitionState, env: Envelope, notice: Notice, now: datetime
     ) -> Iterator[Output]:
+        suspended = suspension_refusal(env.sender, ps.hub)
+        if suspended is not None:
+            yield self._refused(env, now, suspended)
+            return
         if env.person_id is None:
             yield self._dead(env, now, DeadLetterReason.INVALID, "UNKNOWN_CODE: notice person")
             return
@@ -401,7 +459,14 @@ class Router:
             yield self._dead(env, now, DeadLetterReason.INVALID, "the portal is not onboarded")
             return
         portal_code = self.keys.codes.encode(PORTAL, env.person_id)
-        yield self._deliver(ps, PORTAL, notice.model_copy(update={"person_code": portal_code}))
+        receipt = NoticeReceipt(notice.notice_id, env.person_id, env.sender, int(now.timestamp()))
+        delivered = notice.model_copy(
+            update={
+                "person_code": portal_code,
+                "delivery_receipt": self.keys.notice_receipts.issue(receipt, PORTAL),
+            }
+        )
+        yield self._deliver(ps, PORTAL, delivered)
 
     # --- outputs -------------------------------------------------------------------------
 

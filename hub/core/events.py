@@ -2,8 +2,9 @@
 deliveries it fans out to (DOMAIN.md §3, §5, §9, §10). Planning is pure; the caller applies
 the returned changes with `state.apply_all` and sends the deliveries.
 
-Trust rules, because a field alone proves nothing about who vouches for it:
-- a Relocation is reported by the destination municipality;
+Who may assert each fact is the trust table (`hub.core.trust`, checked by
+`hub.core.entitlement` before anything changes). Beyond it, because a field alone proves nothing
+about who vouches for it:
 - legal proxies come from DependencyChanged facts published by a municipality;
 - a voluntary (or legal) ProxyRegistered authorises only when the principal confirmed it
   (published by the portal or a municipality) or a municipality checked it at its counter;
@@ -18,6 +19,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
 from hub.core.decision import kind_of
+from hub.core.entitlement import Refused, assertion_refusal
 from hub.core.fanout import TRIGGER_TYPES, Delivery, fan_out
 from hub.core.keyring import Keyring
 from hub.core.legal_basis import LegalBasisTable
@@ -41,6 +43,7 @@ from hub.core.state import (
     RevokeProxy,
     WithdrawConsent,
 )
+from hub.core.trust import TrustTable
 from schemas.models import (
     ApplicationReceived,
     ClinicalUpdate,
@@ -94,15 +97,21 @@ def plan_event(
     rollout: Rollout,
     keys: Keyring,
     *,
+    trust: TrustTable,
+    now: datetime,
     new_number_index: bytes | None = None,
-) -> EventPlan | Deny:
+) -> EventPlan | Deny | Refused:
     """Decode the event's person codes under the publisher's key, derive its state changes and
     its fan-out. An unknown code is UNKNOWN_CODE; an event from the wrong kind of publisher or
     with an unusable number is MALFORMED (the shell dead-letters either).
 
     A NumberChanged reaches the person after its new number was reduced to its blind index
     (the number never enters a hub-internal topic) and claimed where that index lives
-    (`numbers.claim_number`): pass the index as `new_number_index`."""
+    (`numbers.claim_number`): pass the index as `new_number_index`.
+
+    Before anything changes, the fact must count (`entitlement.assertion_refusal`, the trust
+    table of DOMAIN.md §14): otherwise it is `Refused` and changes nothing. A trigger's window
+    counts from the earlier of its stated time and `now`, the hub's first sight of it."""
     publisher = event.metadata.sender
     publisher_kind = kind_of(state, publisher)
     if publisher_kind is None:
@@ -115,6 +124,9 @@ def plan_event(
             if person_id is None:
                 return Deny(R.UNKNOWN_CODE, f"{field} is not a code the hub issued to {publisher}")
             persons[field] = person_id
+    refused = assertion_refusal(event, publisher_kind, persons, state, trust, table, keys, now)
+    if refused is not None:
+        return refused
     subject = next(iter(persons.values()))
     if state.person(subject).event(event.metadata.message_id.bytes) is not None:
         # The same event again (a publisher retrying after a timeout): it changed the state
@@ -123,8 +135,6 @@ def plan_event(
     changes: list[Change] = []
     forwards: list[Forward] = []
     match event:
-        case Relocation() if publisher != event.to_municipality:
-            return Deny(R.MALFORMED, "a relocation is reported by the destination municipality")
         case DependencyChanged() if (
             publisher_kind is AgencyKind.MUNICIPALITY
             and event.relationship is not DependencyRelationship.DEPENDANT
@@ -185,7 +195,7 @@ def plan_event(
         record = EventRecord(
             event_id=event.metadata.message_id.bytes,
             type=event_type,
-            at=_seconds(event.metadata.occurred_at),
+            at=min(_seconds(event.metadata.occurred_at), int(now.timestamp())),
             publisher=publisher,
             entitled=(publisher, *(d.agency for d in deliveries)),
             counterpart=counterpart,

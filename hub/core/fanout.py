@@ -89,6 +89,8 @@ def fan_out(
         )
     deliveries = []
     for agency in candidates:
+        if agency in state.suspended:  # a suspended agency gets nothing (DOMAIN.md §11)
+            continue
         row = None
         if not isinstance(event, NumberChanged):
             entry = state.agencies.get(agency)

@@ -75,6 +75,8 @@ def decide_enrolment(
     code. `state` is the partition of the index."""
     if kind_of(state, agency) is None:
         return Deny(R.MALFORMED, "only an agency can enrol a person")
+    if agency in state.suspended:
+        return Deny(R.AGENCY_SUSPENDED, f"{agency} is suspended by the oversight body")
     if number_index is None:
         return Deny(
             R.MALFORMED,
@@ -107,6 +109,8 @@ def claim_number(
     another person meanwhile) and the change goes on to the person."""
     if kind_of(state, publisher) is not AgencyKind.MUNICIPALITY:
         return Deny(R.MALFORMED, "a number change is published by a municipality")
+    if publisher in state.suspended:  # before it claims anything
+        return Deny(R.AGENCY_SUSPENDED, f"{publisher} is suspended by the oversight body")
     if number_index is None:
         return Deny(R.MALFORMED, "a number change needs a valid new individual number")
     if number_index in state.revoked_numbers:

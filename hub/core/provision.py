@@ -81,6 +81,26 @@ class Provision:
         )
 
     @classmethod
+    def withheld(cls, checked: CheckedAnswer, reason: DenialReason) -> Provision:
+        """An answer that arrived once its provider or requester was suspended: nothing was
+        delivered, and the record says why."""
+        ticket = checked.ticket
+        return cls(
+            ticket.request_id,
+            ticket.requester,
+            ticket.provider,
+            ticket.purpose,
+            ticket.sector,
+            ticket.row,
+            ticket.table_version,
+            ticket.attributes,
+            ticket.trigger_event_id,
+            ticket.person_id,
+            ticket.proxy_person_id,
+            reason,
+        )
+
+    @classmethod
     def provided(cls, checked: CheckedAnswer) -> Provision:
         """A delivered answer: the names provided, and what the provider sent beyond them."""
         ticket = checked.ticket

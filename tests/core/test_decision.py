@@ -19,7 +19,6 @@ from hub.core.outcomes import Deny, Route
 from hub.core.rollout import Rollout, apply_rollout_change
 from hub.core.state import RatePolicy, set_suspension
 from schemas.models import (
-    ConsentWithdrawn,
     DependencyChanged,
     ProxyRegistered,
 )
@@ -299,13 +298,7 @@ def _consent_withdrawn() -> Route | Deny:
     referred = referred_patient()
     w = referred.world
     w.consent("med-0001", referred.first, "continuity_of_care")
-    w.publish(
-        ConsentWithdrawn(
-            metadata=metadata("med-0001", w.now),
-            person_code=referred.first,
-            purpose="continuity_of_care",
-        )
-    )
+    w.withdraw_consent("med-0001", referred.first, "continuity_of_care")
     return referred.ask_for_summary()
 
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from datetime import date
 
-from hub.core.events import plan_event
+from hub.core.entitlement import RefusalReason, Refused
 from hub.core.outcomes import Deny
+from hub.core.state import set_suspension
 from schemas.models import (
     ApplicationReceived,
     ClinicalUpdate,
@@ -123,9 +124,11 @@ def test_consent_and_proxy_facts_go_to_the_portal_when_it_holds_everyone_named()
     w.enrol("portal", number)
     consent = w.publish(
         ConsentGiven(
-            metadata=metadata("mun-13101", w.now),
-            person_code=principal,
+            metadata=metadata("med-0001", w.now),
+            person_code=w.enrol("med-0001", number),
             purpose="continuity_of_care",
+            recipient="med-0001",
+            consent_token=w.consent_token("med-0001", number, "continuity_of_care"),
         )
     )
     assert [d.agency for d in consent.deliveries] == ["portal"]
@@ -170,7 +173,9 @@ def test_legal_proxies_come_only_from_a_municipalitys_dependency_fact() -> None:
             until=date(2040, 1, 1),
         )
 
-    w.publish(fact("med-0001", "GUARDIAN", "ADDED"))
+    not_believed = w.try_publish(fact("med-0001", "GUARDIAN", "ADDED"))
+    assert isinstance(not_believed, Refused)
+    assert not_believed.reason is RefusalReason.NOT_ENTITLED
     w.publish(fact("mun-13101", "DEPENDANT", "ADDED"))
     assert w.state.person(child_id).proxies == ()
     w.publish(fact("mun-13101", "GUARDIAN", "ADDED"))
@@ -195,14 +200,13 @@ def test_events_with_unknown_codes_wrong_publishers_or_from_non_agencies_are_ref
     operator = ConsentGiven(
         metadata=metadata("op-admin", w.now), person_code=chiyoda, purpose="continuity_of_care"
     )
-    for event, reason in (
-        (osaka_says_chiyoda_moved_in, R.MALFORMED),
-        (forged, R.UNKNOWN_CODE),
-        (operator, R.MALFORMED),
-    ):
-        refused = plan_event(event, w.state, w.table, w.rollout, w.keys)
+    for event, reason in ((forged, R.UNKNOWN_CODE), (operator, R.MALFORMED)):
+        refused = w.try_publish(event)
         assert isinstance(refused, Deny)
         assert refused.reason is reason
+    not_believed = w.try_publish(osaka_says_chiyoda_moved_in)
+    assert isinstance(not_believed, Refused)
+    assert not_believed.reason is RefusalReason.NOT_ENTITLED
 
 
 def test_an_event_published_twice_is_delivered_once() -> None:
@@ -219,3 +223,27 @@ def test_an_event_published_twice_is_delivered_once() -> None:
     assert [d.agency for d in first.deliveries] == ["mun-27100"]
     assert again.deliveries == ()
     assert again.changes == ()
+
+
+def test_a_suspended_agency_receives_no_fan_out_until_reinstated() -> None:
+    w, number = _country()
+    w.enrol("portal", number)
+    code = w.enrol("med-0001", number)
+    token = w.consent_token("med-0001", number, "continuity_of_care")
+
+    def consent() -> list[str]:
+        plan = w.publish(
+            ConsentGiven(
+                metadata=metadata("med-0001", w.now),
+                person_code=code,
+                purpose="continuity_of_care",
+                recipient="med-0001",
+                consent_token=token,
+            )
+        )
+        return [d.agency for d in plan.deliveries]
+
+    set_suspension(w.state, "portal", True, "investigation")
+    assert consent() == []
+    set_suspension(w.state, "portal", False, "reinstated")
+    assert consent() == ["portal"]

@@ -15,6 +15,7 @@ from hub.core.state import (
     Forward,
     MoveNumber,
     RevokeNumber,
+    set_suspension,
 )
 from schemas.models import NumberChanged
 from schemas.vocabulary import DenialReason as R
@@ -129,9 +130,30 @@ def test_a_number_change_is_three_steps_each_for_the_partition_of_its_own_key() 
     assert claimed.elsewhere == (Forward(person, ContinueNumberChange(person, new_index)),)
     # ingress strips the number: only its blind index travels on
     event = NumberChanged(metadata=metadata("mun-13101", w.now), person_code=chiyoda)
-    plan = plan_event(event, w.state, w.table, w.rollout, w.keys, new_number_index=new_index)
+    plan = plan_event(event, w.state, w.table, w.rollout, w.keys, trust=w.trust, now=w.now,
+                      new_number_index=new_index)  # fmt: skip
     assert isinstance(plan, EventPlan)
     assert MoveNumber(person, new_index) in plan.changes
     at = int(w.now.timestamp())
     assert plan.forwards == (Forward(old_index, RevokeNumber(old_index, at)),)
     assert new.encode() not in repr(plan).encode()
+
+
+def test_a_suspended_agency_cannot_enrol_or_change_a_number_until_reinstated() -> None:
+    w = World()
+    w.register("mun-13101")
+    number = w.new_number()
+    code = w.enrol("mun-13101", number)
+    person = w.keys.codes.decode("mun-13101", code)
+    assert person is not None
+    set_suspension(w.state, "mun-13101", True, "investigation")
+    refused = w.try_enrol("mun-13101", w.new_number())
+    assert isinstance(refused, Deny)
+    assert refused.reason is R.AGENCY_SUSPENDED
+    new_index = w.keys.number_index(w.new_number())
+    claim = claim_number("mun-13101", new_index, person, w.state)
+    assert isinstance(claim, Deny)
+    assert claim.reason is R.AGENCY_SUSPENDED
+    assert new_index not in w.state.numbers  # nothing claimed
+    set_suspension(w.state, "mun-13101", False, "reinstated")
+    assert isinstance(w.try_enrol("mun-13101", w.new_number()), Enrolled)

@@ -10,11 +10,14 @@ from __future__ import annotations
 
 import random
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
 from hub.core.decision import decide
+from hub.core.entitlement import Refused
 from hub.core.events import EventPlan, plan_event
 from hub.core.keyring import Keyring
 from hub.core.legal_basis import LegalBasisTable, default_table
@@ -30,12 +33,15 @@ from hub.core.state import (
     record_decision,
     register_agency,
 )
+from hub.core.trust import TrustTable, default_trust_table
 from schemas import individual_number
+from schemas.consent_token import issue_consent_token
 from schemas.models import (
     ApplicationReceived,
     AttributeRequest,
     ClinicalUpdate,
     ConsentGiven,
+    ConsentWithdrawn,
     IncomeDetermined,
     Message,
     Metadata,
@@ -62,6 +68,7 @@ class World:
     rollout: Rollout = field(default_factory=lambda: rollout_at(4))
     now: datetime = START
     rng: random.Random = field(default_factory=lambda: random.Random(7))
+    trust: TrustTable = field(default_factory=default_trust_table)
 
     def later(self, **delta: float) -> None:
         self.now += timedelta(**delta)
@@ -97,10 +104,11 @@ class World:
 
     def publish(self, event: Message) -> EventPlan:
         plan = self.try_publish(event)
-        assert not isinstance(plan, Deny), plan
+        assert isinstance(plan, EventPlan), plan
         return plan
 
-    def try_publish(self, event: Message) -> EventPlan | Deny:
+    def try_publish(self, event: Message) -> EventPlan | Deny | Refused:
+        """As the router does: a fact that does not count (`Refused`) changes nothing."""
         index = None
         if isinstance(event, NumberChanged):  # as ingress does, then the new index's partition
             number, sender = event.new_number, event.metadata.sender
@@ -115,9 +123,10 @@ class World:
                 assert [type(f.change) for f in claimed.elsewhere] == [ContinueNumberChange]
             event = event.model_copy(update={"new_number": None})
         plan = plan_event(
-            event, self.state, self.table, self.rollout, self.keys, new_number_index=index
-        )
-        if not isinstance(plan, Deny):
+            event, self.state, self.table, self.rollout, self.keys,
+            trust=self.trust, now=self.now, new_number_index=index,
+        )  # fmt: skip
+        if isinstance(plan, EventPlan):
             apply_all(self.state, plan.changes)
             self._forward(plan.forwards)
         return plan
@@ -141,8 +150,10 @@ class World:
         return meta.message_id
 
     def application(self, agency: str, code: bytes, procedure: str) -> uuid.UUID:
+        """An application the agency reports (refused, so no trigger, for a procedure that is
+        not its own)."""
         meta = metadata(agency, self.now)
-        self.publish(
+        self.try_publish(
             ApplicationReceived(
                 metadata=meta, person_code=code, procedure=procedure, received_on=self.now.date()
             )
@@ -151,12 +162,12 @@ class World:
 
     def income_determined(self, agency: str, code: bytes) -> uuid.UUID:
         meta = metadata(agency, self.now)
-        self.publish(IncomeDetermined(metadata=meta, person_code=code, fiscal_year=2025))
+        self.try_publish(IncomeDetermined(metadata=meta, person_code=code, fiscal_year=2025))
         return meta.message_id
 
     def clinical_update(self, agency: str, code: bytes, referred_to: str | None) -> uuid.UUID:
         meta = metadata(agency, self.now)
-        self.publish(
+        self.try_publish(
             ClinicalUpdate(
                 metadata=meta,
                 person_code=code,
@@ -168,11 +179,39 @@ class World:
         return meta.message_id
 
     def consent(self, publisher: str, code: bytes, purpose: str, **kw: Any) -> None:
+        """The person consents in the portal (`code` is how `publisher` knows them)."""
+        person_id = self.keys.codes.decode(publisher, code)
+        assert person_id is not None
         self.publish(
             ConsentGiven(
-                metadata=metadata(publisher, self.now), person_code=code, purpose=purpose, **kw
+                metadata=metadata("portal", self.now),
+                person_code=self.keys.codes.encode("portal", person_id),
+                purpose=purpose,
+                **kw,
             )
         )
+
+    def withdraw_consent(self, publisher: str, code: bytes, purpose: str) -> None:
+        """The person withdraws a consent in the portal."""
+        person_id = self.keys.codes.decode(publisher, code)
+        assert person_id is not None
+        self.publish(
+            ConsentWithdrawn(
+                metadata=metadata("portal", self.now),
+                person_code=self.keys.codes.encode("portal", person_id),
+                purpose=purpose,
+            )
+        )
+
+    def consent_token(self, institution: str, number: str, purpose: str) -> str:
+        """A consent token the person (by `number`) issues in the portal for `institution`."""
+        key = Ed25519PrivateKey.from_private_bytes(bytes(32))
+        self.keys = replace(self.keys, consent_token_issuers={"portal-1": key.public_key()})
+        portal_code = self.enrol("portal", number)
+        return issue_consent_token(
+            key, "portal-1", portal_person_code=portal_code, institution=institution,
+            purpose=purpose, now=self.now,
+        )  # fmt: skip
 
     def request(
         self,
