@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from hub.core.keyring import Keyring
 from hub.core.keys import KeySetError, generate_key_set, parse_key_set, rotate
@@ -85,31 +84,23 @@ def public_command(
     typer.echo(f"RENKEI_RECORD_VERIFY_KEYS={verify_keys}")
 
 
-@keys_app.command("consent-token-key")
-def consent_token_key(
+@keys_app.command("trust-issuer")
+def trust_issuer(
     key_set: Annotated[Path, typer.Argument(help="The hub's key file: it will trust the key.")],
-    out: Annotated[Path, typer.Option("--out", help="Where to write the portal's signing key.")],
-    key_id: Annotated[
-        str, typer.Option(help="Id the portal's tokens name the key by.")
-    ] = "portal-1",
-    force: Annotated[bool, typer.Option(help="Overwrite an existing --out file.")] = False,
+    key_id: Annotated[str, typer.Argument(help="The issuer key's id (as its tokens name it).")],
+    public_key: Annotated[str, typer.Argument(help="Its Ed25519 public key, 64 hex digits.")],
 ) -> None:
-    """Make a consent-token signing key for the portal (Ed25519) and add its public half to the
-    hub's trusted issuers, so the hub verifies tokens the portal issues without its secret."""
-    if out.exists() and not force:
-        typer.echo(f"{out} exists; pass --force to overwrite it", err=True)
-        raise typer.Exit(1)
-    signing = Ed25519PrivateKey.generate()
+    """Trust a consent-token issuer: the portal's public key, as `renkei portal token-key`
+    prints it (`renkei keys trust-issuer keys.json $(renkei portal token-key)`). The hub then
+    verifies the tokens the portal signs without holding its secret."""
     try:
         document = json.loads(key_set.read_text("utf-8"))
         issuers = dict(document.get("consent_token_issuers", {}))
-        issuers[key_id] = signing.public_key().public_bytes_raw().hex()
+        issuers[key_id] = public_key
         updated = {**document, "consent_token_issuers": issuers}
         parse_key_set(updated)
     except (OSError, json.JSONDecodeError, KeySetError) as exc:
-        typer.echo(f"cannot add an issuer to {key_set}: {exc}", err=True)
+        typer.echo(f"cannot add the issuer to {key_set}: {exc}", err=True)
         raise typer.Exit(1) from exc
-    private = signing.private_bytes_raw().hex()
-    _write_private(out, {"format": "renkei-consent-token-key/1", "key_id": key_id, "key": private})
     _write_private(key_set, updated)
-    typer.echo(f"wrote the portal's consent-token key {key_id} to {out}; {key_set} trusts it")
+    typer.echo(f"{key_set} trusts consent tokens signed with {key_id}")

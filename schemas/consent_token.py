@@ -174,17 +174,3 @@ def read_consent_token(token: str, trusted: Mapping[str, Ed25519PublicKey]) -> C
 def public_key_hex(signing_key: Ed25519PrivateKey) -> str:
     """The public half of an issuer key, as the hub's key set lists trusted issuers."""
     return signing_key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw).hex()
-
-
-SIGNING_KEY_FORMAT = "renkei-consent-token-key/1"
-
-
-def signing_key_from(document: Mapping[str, object]) -> tuple[str, Ed25519PrivateKey]:
-    """(key id, key) from the portal's key file as `renkei keys consent-token-key` writes it."""
-    key_id, key = document.get("key_id"), document.get("key")
-    if document.get("format") != SIGNING_KEY_FORMAT or not isinstance(key_id, str):
-        raise ConsentTokenError(f"a consent-token key file has format {SIGNING_KEY_FORMAT!r}")
-    try:
-        return key_id, Ed25519PrivateKey.from_private_bytes(bytes.fromhex(str(key)))
-    except ValueError as exc:
-        raise ConsentTokenError("the consent-token key is not 32 bytes in hexadecimal") from exc

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from typer.testing import CliRunner
 
 from hub.cli_keys import keys_app
@@ -22,7 +23,7 @@ from hub.core.keys import (
     parse_key_set,
     rotate,
 )
-from schemas.consent_token import issue_consent_token, read_consent_token, signing_key_from
+from schemas.consent_token import issue_consent_token, read_consent_token
 
 from .conftest import seeded_bytes
 
@@ -108,17 +109,21 @@ def test_the_keys_command_writes_a_private_development_key_file(tmp_path: Path) 
     assert runner.invoke(keys_app, ["rotate", str(tmp_path / "missing.json")]).exit_code == 1
 
 
-def test_the_portals_consent_token_key_is_trusted_by_the_hubs_key_set(tmp_path: Path) -> None:
+def test_the_hub_trusts_the_consent_token_key_the_portal_publishes(tmp_path: Path) -> None:
     runner = CliRunner()
-    hub_file, portal_file = tmp_path / "keys.json", tmp_path / "portal.json"
+    hub_file = tmp_path / "keys.json"
     assert runner.invoke(keys_app, ["generate", "--out", str(hub_file)]).exit_code == 0
-    made = runner.invoke(keys_app, ["consent-token-key", str(hub_file), "--out", str(portal_file)])
-    assert made.exit_code == 0, made.output
-    key_id, signing = signing_key_from(json.loads(portal_file.read_text()))
+    portal_key = Ed25519PrivateKey.generate()  # the portal's; only its public half leaves it
+    public = portal_key.public_key().public_bytes_raw().hex()
+    added = runner.invoke(keys_app, ["trust-issuer", str(hub_file), "portal-1", public])
+    assert added.exit_code == 0, added.output
     trusted = Keyring.from_key_set(parse_key_set(json.loads(hub_file.read_text())))
-    token = issue_consent_token(signing, key_id, portal_person_code=b"c", institution="med-0001",
-                                purpose="continuity_of_care", now=datetime.now(UTC))  # fmt: skip
+    token = issue_consent_token(portal_key, "portal-1", portal_person_code=b"c",
+                                institution="med-0001", purpose="continuity_of_care",
+                                now=datetime.now(UTC))  # fmt: skip
     assert read_consent_token(token, trusted.consent_token_issuers).institution == "med-0001"
-    public = runner.invoke(keys_app, ["public", str(hub_file)])
-    assert public.exit_code == 0
-    assert f"RENKEI_HUB_SEALING_KEY={trusted.public_sealing_key}" in public.output
+    bad = runner.invoke(keys_app, ["trust-issuer", str(hub_file), "portal-2", "zz"])
+    assert bad.exit_code == 1
+    shown = runner.invoke(keys_app, ["public", str(hub_file)])
+    assert shown.exit_code == 0
+    assert f"RENKEI_HUB_SEALING_KEY={trusted.public_sealing_key}" in shown.output
