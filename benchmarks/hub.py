@@ -39,6 +39,7 @@ from aiokafka.structs import TopicPartition
 
 from benchmarks.workload import PROVIDER, REQUESTER, Workload
 from deploy.local.broker import KAFKA_VERSION, KafkaCluster
+from hub.control_signatures import generate_control_keys
 from hub.core import Keyring
 from hub.core.keys import generate_key_set, parse_key_set
 from hub.onboarding import change_rollout, onboard_agency
@@ -279,9 +280,10 @@ async def run(bootstrap: str, requests: int, rate: float, seconds: float) -> dic
 def on_local_broker(secured: bool, requests: int, rate: float, seconds: float) -> dict[str, Any]:
     """The benchmark on a fresh local broker; every client here and in the spawned hub and
     passthrough processes connects as that broker's admin (settings in the environment)."""
-    with KafkaCluster(1, secured=secured) as cluster:
+    with KafkaCluster(1, secured=secured) as cluster, tempfile.TemporaryDirectory() as keys:
         saved = dict(os.environ)
         os.environ.update(cluster.admin_environment())
+        os.environ.update(generate_control_keys(Path(keys)))  # signed control, as in production
         try:
             return asyncio.run(run(cluster.bootstrap, requests, rate, seconds))
         finally:

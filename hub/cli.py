@@ -27,6 +27,7 @@ from hub.access import SERVICE_PRINCIPALS
 from hub.acl_admin import AccessAdminError
 from hub.audit import ChainHead, ChainReport, verify_partition
 from hub.control import operator_metadata, publish_control
+from hub.control_signatures import ControlKeyError
 from hub.core import Keyring, KeySetError, load_key_set
 from hub.core.legal_basis import LegalBasisTableError, parse_table
 from hub.deadletters import DeadLetter
@@ -95,6 +96,9 @@ def _run(coro: Awaitable[T]) -> T:
         return asyncio.run(coro)  # type: ignore[arg-type]
     except ConnectionSettingsError as exc:
         console.print(f"[red]Kafka settings:[/red] {exc}")
+        raise typer.Exit(2) from exc
+    except ControlKeyError as exc:
+        console.print(f"[red]Control keys:[/red] {exc}")
         raise typer.Exit(2) from exc
     except KafkaConnectionError as exc:
         console.print(f"[red]Could not connect to Kafka:[/red] {exc}")
@@ -178,7 +182,11 @@ def run(
     if unknown:
         console.print(f"[red]Unknown stage(s): {', '.join(sorted(unknown))}[/red]")
         raise typer.Exit(2)
-    hub = Hub(config, _keys())
+    try:
+        hub = Hub(config, _keys())
+    except ControlKeyError as exc:
+        console.print(f"[red]Control keys:[/red] {exc}")
+        raise typer.Exit(2) from exc
 
     async def main() -> None:
         hub.install_signal_handlers()

@@ -104,3 +104,15 @@ def trust_issuer(
         raise typer.Exit(1) from exc
     _write_private(key_set, updated)
     typer.echo(f"{key_set} trusts consent tokens signed with {key_id}")
+
+
+@keys_app.command("control")
+def control_keys(
+    out: Annotated[Path, typer.Option("--out", help="Directory for the four key files.")],
+) -> None:
+    """Development Ed25519 keys that sign control commands (operator) and suspensions (ppc),
+    and the public halves the hub trusts."""
+    from hub.control_signatures import generate_control_keys
+
+    for name, value in generate_control_keys(out).items():
+        typer.echo(f"export {name}={value}")

@@ -44,3 +44,11 @@ POISON_PILLS = Counter(
 ROLLOUT_PHASE = Gauge(
     "renkei_rollout_phase", "The rollout phase this replica applies (0: nothing live yet)"
 )
+CONTROL_REFUSED = Counter(
+    "renkei_control_refused_total",
+    "Control records refused: unsigned, wrongly signed, malformed, not a command, by a rule",
+    ["reason"],
+)
+CONTROL_READER_RESTARTS = Counter(
+    "renkei_control_reader_restarts_total", "Times the control reader reconnected after a failure"
+)

@@ -16,6 +16,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from hub import metrics
 from hub.control import ControlReader, ControlState
+from hub.control_signatures import ControlTrust, load_trust
 from hub.core import Keyring
 from hub.core.state import RatePolicy
 from hub.ingress import Ingress
@@ -44,6 +45,8 @@ class HubConfig:
     session_timeout_ms: int = 10_000
     # Which stages this process runs: both (default), or one, to give each its own core.
     stages: tuple[str, ...] = ("ingress", "router")
+    # Public keys control commands must be signed with; None: from RENKEI_*_PUBLIC_KEY_FILE.
+    control_trust: ControlTrust | None = None
 
 
 class Hub:
@@ -51,7 +54,9 @@ class Hub:
         self.config = config
         self.keys = keys
         self.control = ControlState(rate_policy=config.rate_policy)
-        self.control_reader = ControlReader(config.bootstrap, self.control)
+        # the operators' and the oversight body's public keys (ControlKeyError if unset)
+        trust = config.control_trust or load_trust()
+        self.control_reader = ControlReader(config.bootstrap, self.control, trust)
 
         def stage(name: str, group: str, **subscription: Any) -> StageConfig:
             return StageConfig(
@@ -85,9 +90,11 @@ class Hub:
 
     @property
     def ready(self) -> bool:
-        """Control state loaded, and every stage processing every partition it was assigned."""
+        """Control state loaded and still followed, and every stage processing every partition
+        it was assigned."""
         return (
-            self.control_reader.caught_up.is_set()
+            self.control_reader.running
+            and self.control_reader.caught_up.is_set()
             and all(s.ready.is_set() for s in self.stages)
             and not self.not_processing()
         )
@@ -159,6 +166,8 @@ class Hub:
                 ok = self.ready
                 status = "200 OK" if ok else "503 Service Unavailable"
                 waiting = "".join(f"not processing: {p}\n" for p in self.not_processing())
+                if not self.control_reader.running:
+                    waiting = "control reader stopped\n" + waiting
                 body = b"ready\n" if ok else f"not ready\n{waiting}".encode()
                 ctype = "text/plain"
             else:

@@ -12,6 +12,7 @@ import importlib
 import logging
 import os
 import signal
+import tempfile
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Iterator
@@ -78,6 +79,25 @@ def _broker(bootstrap: str | None) -> Iterator[tuple[str, str, float | None]]:
             else:
                 os.environ[name] = value
         cluster.stop()
+
+
+@contextlib.contextmanager
+def _control_keys() -> Iterator[None]:
+    """The demo's own hub trusts, and its operators sign with, the configured control keys;
+    without any, throw-away development keys made for this run."""
+    if os.environ.get("RENKEI_OPERATOR_PUBLIC_KEY_FILE"):
+        yield
+        return
+    from hub.control_signatures import generate_control_keys
+
+    with tempfile.TemporaryDirectory(prefix="renkei-demo-keys-") as directory:
+        settings = generate_control_keys(Path(directory))
+        os.environ.update(settings)
+        try:
+            yield
+        finally:
+            for name in settings:
+                os.environ.pop(name, None)
 
 
 async def _transactional_round_trip(bootstrap: str) -> float:
@@ -220,7 +240,7 @@ def demo(
     from renkei.demo.progress import live
     from renkei.demo.report import breakdown_tables, phase_table, summary_lines
 
-    with _broker(bootstrap) as (address, version, _startup):
+    with _broker(bootstrap) as (address, version, _startup), _control_keys():
         config = DemoConfig(
             persons=persons,
             seed=seed,

@@ -30,6 +30,7 @@ from pathlib import Path
 import pytest
 
 from deploy.local.broker import KAFKA_VERSION, BrokerError, BrokerSecurity, KafkaCluster
+from hub.control_signatures import generate_control_keys
 
 
 @dataclass
@@ -99,6 +100,25 @@ def broker_security() -> Iterator[BrokerSecurity]:
                 os.environ[name] = value
     try:
         yield security
+    finally:
+        for name, old in saved.items():
+            if old is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = old
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def control_keys(broker_security: BrokerSecurity) -> Iterator[dict[str, str]]:
+    """Development signing keys of the operators and the oversight body, named in the
+    environment: the hubs under test trust them and `publish_control` signs with them."""
+    directory = Path(tempfile.mkdtemp(prefix="renkei-test-control-"))
+    settings = generate_control_keys(directory)
+    saved = {name: os.environ.get(name) for name in settings}
+    os.environ.update(settings)
+    try:
+        yield settings
     finally:
         for name, old in saved.items():
             if old is None:
