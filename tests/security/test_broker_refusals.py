@@ -305,6 +305,30 @@ async def test_onboarding_by_command_is_idempotent_and_offboarding_locks_the_age
                     cluster.admin.ssl_context)  # fmt: skip
 
 
+async def test_a_command_with_a_wrong_password_says_which_settings_to_check(
+    cluster: Cluster,
+) -> None:
+    wrong = {"RENKEI_KAFKA_USERNAME": "operator", "RENKEI_KAFKA_PASSWORD": "not-it"}
+    result = await asyncio.to_thread(
+        lambda: CliRunner().invoke(
+            hub_app, ["dlq", "list", "--bootstrap", cluster.bootstrap], env=wrong
+        )
+    )
+    assert result.exit_code == 2
+    assert "RENKEI_KAFKA_PASSWORD" in result.output
+
+
+async def test_a_command_without_credentials_names_the_settings_to_set(cluster: Cluster) -> None:
+    unset = {"RENKEI_KAFKA_USERNAME": None, "RENKEI_KAFKA_PASSWORD": None}
+    result = await asyncio.to_thread(
+        lambda: CliRunner().invoke(
+            hub_app, ["dlq", "list", "--bootstrap", cluster.bootstrap], env=unset
+        )
+    )
+    assert result.exit_code == 2
+    assert "set RENKEI_KAFKA_USERNAME and RENKEI_KAFKA_PASSWORD" in " ".join(result.output.split())
+
+
 # --- good traffic in the same run ---------------------------------------------------------
 
 
@@ -336,9 +360,11 @@ async def test_good_traffic_flows_with_every_principal_on_its_own_rights(
                 await agency.start()
             try:
                 outcomes = await asyncio.gather(
-                    *(asyncio.wait_for(agency.enrol(individual_number.generate()), 60)
-                      for agency in agencies)
-                )  # fmt: skip
+                    *(
+                        asyncio.wait_for(agency.enrol(individual_number.generate()), 60)
+                        for agency in agencies
+                    )
+                )
             finally:
                 for agency in agencies:
                     await agency.stop()
