@@ -8,6 +8,11 @@ mkdir -p /var/lib/renkei/keys /var/lib/renkei/credentials /var/lib/renkei/portal
 # The public halves (the key agencies seal numbers to, the keys that verify provision records),
 # beside the credentials the agencies already read.
 renkei keys public /var/lib/renkei/keys/keys.json > /var/lib/renkei/credentials/hub-public.env
+# Control commands are signed: the operators' and the oversight body's development keys; the
+# hubs trust the public halves, the registrations below are signed with the operators' key.
+[ -f /var/lib/renkei/control/operator.key ] \
+  || renkei keys control --out /var/lib/renkei/control > /dev/null   # development keys only
+export RENKEI_OPERATOR_KEY_FILE=/var/lib/renkei/control/operator.key
 renkei hub init   # the hub's topics (RENKEI_PARTITIONS, RENKEI_REPLICATION) and their layout
 for principal in hub operator ppc; do
   renkei hub principal "$principal" --credentials "/var/lib/renkei/credentials/$principal.kafka.env"
