@@ -91,7 +91,13 @@ LinkCode = Annotated[bytes, Field(min_length=1), AvroType("bytes")]
 """符号: a person's code as one agency knows it; opaque bytes."""
 Token = Annotated[bytes, AvroType("bytes")]
 Name = Annotated[str, StringConstraints(min_length=1), AvroType("string")]
-AttributeNames = Annotated[list[str], Field(min_length=1)]
+MAX_ATTRIBUTES = 32  # a legal-basis row names a few; the cap bounds what a record must keep
+AttributeNames = Annotated[
+    list[Annotated[str, StringConstraints(min_length=1, max_length=64)]],
+    Field(min_length=1, max_length=MAX_ATTRIBUTES),
+]
+"""Attribute names a request or query carries: at most 32, each at most 64 characters, so the
+requester-chosen text a provision record keeps is bounded."""
 Sha256Hex = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$"), AvroType("string")]
 EventTypeName = Annotated[EventType, AvroType("string")]
 

@@ -119,3 +119,17 @@ def test_attribute_values_do_not_leak_through_decode_errors():
         texts.append(_all_text(caught.value))
     assert texts
     assert not [text for text in texts if "DIAGNOSIS" in text]
+
+
+def test_a_request_cannot_make_its_provision_record_unbounded() -> None:
+    def request(attributes: list[str]) -> AttributeRequest:
+        return AttributeRequest(
+            metadata=_metadata(), request_id=uuid.uuid4(), person_code=SECRET_CODE,
+            provider="mun-27100", purpose="resident_tax_assessment", legal_basis_row="tx-01",
+            attributes=attributes, trigger_event_id=uuid.uuid4(),
+        )  # fmt: skip
+
+    assert request(["taxable_income"] * 32).attributes
+    for too_much in (["taxable_income"] * 33, ["x" * 65]):
+        with pytest.raises(ValidationError):
+            request(too_much)
