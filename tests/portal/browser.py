@@ -17,11 +17,10 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from selenium import webdriver
-from selenium.common.exceptions import WebDriverException
+from selenium.common.exceptions import StaleElementReferenceException, WebDriverException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webelement import WebElement
-from selenium.webdriver.support.expected_conditions import staleness_of
 from selenium.webdriver.support.wait import WebDriverWait
 
 T = TypeVar("T")
@@ -99,7 +98,19 @@ class Browser:
             # already replaced the page that node is gone. The click happened: go on.
             if "does not belong to the document" not in str(exc):
                 raise
-        await self.call(WebDriverWait(self.driver, 60).until, staleness_of(page))
+
+        def replaced(_driver: object) -> bool:
+            try:
+                page.is_enabled()
+            except StaleElementReferenceException:
+                return True
+            except WebDriverException as exc:  # chromedriver's other word for a stale node
+                if "does not belong to the document" in str(exc):
+                    return True
+                raise
+            return False
+
+        await self.call(WebDriverWait(self.driver, 60).until, replaced)
 
     async def type(self, css: str, text: str) -> None:
         element = await self.find(css)
