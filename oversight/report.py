@@ -23,7 +23,8 @@ MEASURES = (
 )
 
 
-def _measures(counts: Counts) -> list[int]:
+def measures_of(counts: Counts) -> list[int]:
+    """The counts in the order of MEASURES (one list for the CLI, CSV and web page)."""
     return [
         counts.provided,
         counts.disclosed,
@@ -57,7 +58,7 @@ def table(statistics: Statistics, by: Sequence[Dimension]) -> Table:
     for key, counts in statistics.rows(by):
         result.add_row(
             *_shown(key, by),
-            *(str(n) for n in _measures(counts)),
+            *(str(n) for n in measures_of(counts)),
             _mix(counts.denied),
             _mix(counts.refused),
         )
@@ -81,7 +82,7 @@ def to_csv(statistics: Statistics, by: Sequence[Dimension]) -> str:
         writer.writerow(
             [
                 *_shown(key, by),
-                *_measures(counts),
+                *measures_of(counts),
                 *(counts.denied[reason] for reason in denied),
                 *(counts.refused[reason] for reason in refused),
             ]

@@ -24,8 +24,8 @@ from starlette.routing import Route
 
 from oversight.charts import Volume, denial_chart, volume_chart
 from oversight.feed import Feed, connection
-from oversight.report import MEASURES, to_csv
-from oversight.statistics import ALL_DIMENSIONS, Counts, Dimension, Statistics
+from oversight.report import MEASURES, measures_of, to_csv
+from oversight.statistics import ALL_DIMENSIONS, Dimension, Statistics
 from oversight.watcher import read_signals
 from portal.access import Refusal
 from portal.web import Extension, refuse, render, require_csrf
@@ -132,27 +132,13 @@ class OversightPages:
             "oversight.html",
             {
                 "measures": [m.replace("_", " ") for m in MEASURES],
-                "rows": [(key[1], _cells(counts), counts) for key, counts in by_agency],
+                "rows": [(key[1], measures_of(counts), counts) for key, counts in by_agency],
                 "volume_svg": volume_chart(bucket, series),
                 "denial_svg": denial_chart(mix),
                 "signals": list(reversed(view.signals))[:100],
                 "observed": view.statistics.observed,
             },
         )
-
-
-def _cells(counts: Counts) -> list[int]:
-    return [
-        counts.provided,
-        counts.disclosed,
-        counts.denied_total,
-        counts.timeouts,
-        counts.over_provisions,
-        counts.notices,
-        counts.acknowledgements,
-        counts.number_changes,
-        counts.suspensions,
-    ]
 
 
 MESSAGES = {
