@@ -31,6 +31,7 @@ import pytest
 
 from deploy.local.broker import KAFKA_VERSION, BrokerError, BrokerSecurity, KafkaCluster
 from hub.control_signatures import generate_control_keys
+from tests.brokers import own_local_broker
 
 
 @dataclass
@@ -173,15 +174,8 @@ def isolated_kafka(kafka_broker: BrokerInfo, broker_security: BrokerSecurity) ->
     if not kafka_broker.origin.startswith("local jars"):
         yield kafka_broker.bootstrap
         return
-    cluster = KafkaCluster(1, security=broker_security)
-    try:
-        cluster.start()
-    except BrokerError as exc:
-        pytest.fail(f"no Kafka broker for integration tests: {exc}", pytrace=False)
-    try:
-        yield cluster.bootstrap
-    finally:
-        cluster.stop()
+    with own_local_broker(broker_security, "integration tests") as bootstrap:
+        yield bootstrap
 
 
 @pytest.fixture

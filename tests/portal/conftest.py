@@ -11,8 +11,9 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from deploy.local.broker import BrokerError, BrokerSecurity, KafkaCluster
+from deploy.local.broker import BrokerSecurity
 from portal.database import create_engine, migrate
+from tests.brokers import own_local_broker
 from tests.portal.postgres import PostgresUnavailable, throwaway_cluster
 from tests.portal.world import World, portal_world
 
@@ -62,15 +63,8 @@ def portal_kafka(kafka_broker: Any, broker_security: BrokerSecurity) -> Iterator
     if not kafka_broker.origin.startswith("local jars"):
         yield kafka_broker.bootstrap
         return
-    cluster = KafkaCluster(1, security=broker_security)
-    try:
-        cluster.start()
-    except BrokerError as exc:
-        pytest.fail(f"no Kafka broker for the portal tests: {exc}", pytrace=False)
-    try:
-        yield cluster.bootstrap
-    finally:
-        cluster.stop()
+    with own_local_broker(broker_security, "the portal tests") as bootstrap:
+        yield bootstrap
 
 
 @pytest.fixture(scope="package")
