@@ -1,5 +1,5 @@
 """What a provision record (情報提供等記録, DOMAIN.md §8) says about one request's outcome: one
-value, built from the denial, the checked answer or the expired ticket alike. The shell adds
+value, built from the denial, the checked answer or the disclosed event alike. The shell adds
 what is not the core's (record id, time, codes, the hash chain)."""
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ from schemas.vocabulary import DenialReason, Sector
 
 @dataclass(frozen=True, slots=True)
 class Provision:
-    """A provided, denied or timed-out request, as its record names it. `reason` None is
-    provided; person ids are for the shell to turn into the portal's codes."""
+    """A provided, denied or withheld request, or a disclosed event, as its record names it.
+    `reason` None is provided; person ids are for the shell to turn into the portal's codes."""
 
     request_id: UUID
     requester: str
@@ -84,25 +84,23 @@ class Provision:
     def withheld(cls, checked: CheckedAnswer, reason: DenialReason) -> Provision:
         """An answer that arrived once its provider or requester was suspended: nothing was
         delivered, and the record says why."""
-        ticket = checked.ticket
-        return cls(
-            ticket.request_id,
-            ticket.requester,
-            ticket.provider,
-            ticket.purpose,
-            ticket.sector,
-            ticket.row,
-            ticket.table_version,
-            ticket.attributes,
-            ticket.trigger_event_id,
-            ticket.person_id,
-            ticket.proxy_person_id,
-            reason,
-        )
+        return cls._answered(checked, checked.ticket.attributes, reason, ())
 
     @classmethod
     def provided(cls, checked: CheckedAnswer) -> Provision:
         """A delivered answer: the names provided, and what the provider sent beyond them."""
+        names = tuple(v.name for v in checked.values)
+        return cls._answered(checked, names, None, (*checked.over_provided, *checked.ill_typed))
+
+    @classmethod
+    def _answered(
+        cls,
+        checked: CheckedAnswer,
+        attributes: tuple[str, ...],
+        reason: DenialReason | None,
+        over_provided: tuple[str, ...],
+    ) -> Provision:
+        """An answer's outcome, in the context its reply ticket kept from the request."""
         ticket = checked.ticket
         return cls(
             ticket.request_id,
@@ -112,10 +110,10 @@ class Provision:
             ticket.sector,
             ticket.row,
             ticket.table_version,
-            tuple(v.name for v in checked.values),
+            attributes,
             ticket.trigger_event_id,
             ticket.person_id,
             ticket.proxy_person_id,
-            None,
-            (*checked.over_provided, *checked.ill_typed),
+            reason,
+            over_provided,
         )
