@@ -112,7 +112,7 @@ def assertion_refusal(
                     f"{publisher} reports applications only for its own procedures"
                 )
         case ConsentGiven() if publisher_kind not in rule.asserted_by:
-            return _token_refusal(event, persons, keys, now)
+            return _token_refusal(event, persons, state, keys, now)
         case ConsentWithdrawn() if Condition.INSTITUTION_WITHDRAWS_ONLY_ITS_OWN in conditions:
             if publisher != PORTAL and event.recipient != publisher:
                 return _not_entitled(f"{publisher} may withdraw only a consent addressed to itself")
@@ -128,10 +128,15 @@ def assertion_refusal(
 
 
 def _token_refusal(
-    event: ConsentGiven, persons: Mapping[str, bytes], keys: Keyring, now: datetime
+    event: ConsentGiven,
+    persons: Mapping[str, bytes],
+    state: HubState,
+    keys: Keyring,
+    now: datetime,
 ) -> Refused | None:
     """A consent asserted by an institution counts only with a consent token the person issued
-    in the portal for that institution and purpose, and only for the institution itself."""
+    in the portal for that institution and purpose, only for the institution itself, and not
+    if the person withdrew that consent after the token was issued."""
     publisher = event.metadata.sender
     if event.consent_token is None:
         return _not_entitled(f"{publisher} asserts a consent only with the person's consent token")
@@ -145,6 +150,12 @@ def _token_refusal(
     why = claims.refusal(publisher, event.purpose, portal_code, now)
     if why is not None:
         return _not_entitled(f"consent token refused: {why}")
+    issued = claims.issued_at.timestamp()
+    withdrawals = state.person(persons["person_code"]).withdrawals
+    if any(w.covers(event.purpose, publisher, issued) for w in withdrawals):
+        return _not_entitled(
+            "consent token refused: the person withdrew the consent after issuing it"
+        )
     until = claims.consent_until
     if until is not None and (event.expires_at is None or event.expires_at > until):
         return _not_entitled("the consent outlasts what the person's consent token allows")

@@ -157,7 +157,10 @@ def plan_event(
             expires = None if event.expires_at is None else _seconds(event.expires_at)
             changes.append(GiveConsent(subject, Consent(event.purpose, event.recipient, expires)))
         case ConsentWithdrawn():
-            changes.append(WithdrawConsent(subject, event.purpose, event.recipient))
+            # The later of the stated time and first sight: a token issued before either
+            # cannot give the consent again (`entitlement`), whoever's clock runs ahead.
+            at = max(event.metadata.occurred_at.timestamp(), now.timestamp())
+            changes.append(WithdrawConsent(subject, event.purpose, event.recipient, at))
         case ProxyRegistered():
             allowed, confirmation = _CONFIRMERS.get(
                 event.registered_by, (frozenset(), Confirmation.UNCONFIRMED)

@@ -26,6 +26,7 @@ from typing import Any
 from uuid import UUID
 
 from hub.core.outcomes import Decision, Route
+from schemas.consent_token import CLOCK_SKEW, MAX_TOKEN_LIFETIME
 from schemas.vocabulary import AgencyKind, DenialReason, EventType
 
 ALL_SCOPES = "*"  # a legal proxy acts in every sector
@@ -84,6 +85,36 @@ class Consent:
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> Consent:
         return cls(d["purpose"], d["recipient"], d["expires"])
+
+
+@dataclass(frozen=True, slots=True)
+class Withdrawal:
+    """When the person withdrew a consent to a purpose, for one recipient or any (None): a
+    consent token issued before it no longer gives the consent again. Kept only while such a
+    token could still be valid (`WITHDRAWAL_REMEMBERED_S`)."""
+
+    purpose: str
+    recipient: str | None
+    at: float  # seconds; the later of the withdrawal's stated time and the hub's first sight
+
+    def covers(self, purpose: str, recipient: str, issued_at: float) -> bool:
+        """The withdrawal undoes a token for `purpose` and `recipient` issued at `issued_at`."""
+        return (
+            self.purpose == purpose and self.recipient in (None, recipient) and issued_at <= self.at
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"purpose": self.purpose, "recipient": self.recipient, "at": self.at}
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> Withdrawal:
+        return cls(d["purpose"], d["recipient"], float(d["at"]))
+
+
+# A token lives at most an hour, and is accepted from five minutes before its stated issue
+# time: after that long no token issued before a withdrawal can be presented, so the
+# withdrawal need not be remembered any longer.
+WITHDRAWAL_REMEMBERED_S = int((MAX_TOKEN_LIFETIME + CLOCK_SKEW).total_seconds())
 
 
 class Confirmation:
@@ -150,6 +181,7 @@ class PersonRecord:
     consents: tuple[Consent, ...] = ()
     proxies: tuple[ProxyGrant, ...] = ()
     number_index: bytes | None = None
+    withdrawals: tuple[Withdrawal, ...] = ()
 
     def event(self, event_id: bytes) -> EventRecord | None:
         for e in self.events:
@@ -164,13 +196,16 @@ class PersonRecord:
         return None
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        d = {
             "holders": list(self.holders),
             "events": [e.to_dict() for e in self.events],
             "consents": [c.to_dict() for c in self.consents],
             "proxies": [p.to_dict() for p in self.proxies],
             "number_index": None if self.number_index is None else self.number_index.hex(),
         }
+        if self.withdrawals:  # rare and short-lived: absent from almost every record
+            d["withdrawals"] = [w.to_dict() for w in self.withdrawals]
+        return d
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> PersonRecord:
@@ -181,6 +216,7 @@ class PersonRecord:
             consents=tuple(Consent.from_dict(c) for c in d["consents"]),
             proxies=tuple(ProxyGrant.from_dict(p) for p in d["proxies"]),
             number_index=None if index is None else bytes.fromhex(index),
+            withdrawals=tuple(Withdrawal.from_dict(w) for w in d.get("withdrawals", ())),
         )
 
     def to_bytes(self) -> bytes:
@@ -335,6 +371,7 @@ class WithdrawConsent:
     person_id: bytes
     purpose: str
     recipient: str | None
+    at: float  # when it was withdrawn: a consent token issued before no longer counts
 
 
 @dataclass(frozen=True, slots=True)
@@ -436,12 +473,18 @@ def apply(state: HubState, change: Change) -> None:
                 if (c.purpose, c.recipient) != (consent.purpose, consent.recipient)
             )
             persons[person_id] = replace(record, consents=(*kept_consents, consent))
-        case WithdrawConsent(person_id, purpose, recipient):
+        case WithdrawConsent(person_id, purpose, recipient, at):
             record = state.person(person_id)
             kept_consents = tuple(
                 c for c in record.consents if (c.purpose, c.recipient) != (purpose, recipient)
             )
-            persons[person_id] = replace(record, consents=kept_consents)
+            kept_withdrawals = tuple(
+                w for w in record.withdrawals if (w.purpose, w.recipient) != (purpose, recipient)
+            )
+            withdrawal = Withdrawal(purpose, recipient, at)
+            persons[person_id] = replace(
+                record, consents=kept_consents, withdrawals=(*kept_withdrawals, withdrawal)
+            )
         case GrantProxy(principal_id, grant):
             record = state.person(principal_id)
             existing = record.proxy(grant.proxy_id)
@@ -518,6 +561,9 @@ def prune(state: HubState, at: datetime, keep_events_for: int, keep_processed_fo
             events=tuple(e for e in record.events if e.at >= cutoff),
             consents=tuple(c for c in record.consents if c.live(now)),
             proxies=tuple(p for p in record.proxies if p.expires_at is None or now < p.expires_at),
+            withdrawals=tuple(
+                w for w in record.withdrawals if w.at + WITHDRAWAL_REMEMBERED_S > now
+            ),
         )
         if pruned != record:
             state.persons[person_id] = pruned

@@ -15,7 +15,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from hub.core.entitlement import RefusalReason, Refused, assertion_refusal
-from hub.core.state import GrantProxy, ProxyGrant, apply
+from hub.core.state import GrantProxy, ProxyGrant, apply, prune
 from hub.core.trust import Condition, TrustTableError, default_trust_table, parse_trust_table
 from schemas.consent_token import issue_consent_token
 from schemas.models import (
@@ -344,3 +344,49 @@ def test_a_refusal_message_names_no_person() -> None:
     for code in codes.values():
         assert code.hex() not in refused.message
     assert str(uuid.UUID(int=0)) not in refused.message
+
+
+def test_a_consent_token_cannot_give_a_withdrawn_consent_again() -> None:
+    w = world()
+    codes = person(w, "med-0002", "portal")
+    issued = token(w, codes["portal"])
+
+    def presented() -> ConsentGiven:
+        return consent(w, "med-0002", codes["med-0002"], recipient="med-0002",
+                       consent_token=issued)  # fmt: skip
+
+    w.publish(presented())
+    w.later(minutes=1)
+    w.publish(ConsentWithdrawn(metadata=metadata("portal", w.now), person_code=codes["portal"],
+                               purpose="continuity_of_care", recipient="med-0002"))  # fmt: skip
+    w.later(minutes=1)
+    refused = w.try_publish(presented())
+    assert isinstance(refused, Refused)
+    assert refused.reason is RefusalReason.NOT_ENTITLED
+    assert "withdrew" in refused.message
+    assert not w.state.person(w.keys.codes.decode("portal", codes["portal"]) or b"").consents
+    # A token the person issues after withdrawing gives the consent again.
+    issued = token(w, codes["portal"])
+    assert check(w, presented(), person_code=codes["med-0002"]) is None
+
+
+def test_withdrawing_a_consent_for_any_recipient_stops_every_earlier_token() -> None:
+    w = world()
+    codes = person(w, "med-0002", "portal")
+    event = consent(w, "med-0002", codes["med-0002"], recipient="med-0002",
+                    consent_token=token(w, codes["portal"]))  # fmt: skip
+    w.publish(ConsentWithdrawn(metadata=metadata("portal", w.now), person_code=codes["portal"],
+                               purpose="continuity_of_care"))  # fmt: skip
+    assert check(w, event, person_code=codes["med-0002"]) is not None
+
+
+def test_a_withdrawal_is_forgotten_once_no_earlier_token_can_still_be_valid() -> None:
+    w = world()
+    codes = person(w, "portal")
+    w.publish(ConsentWithdrawn(metadata=metadata("portal", w.now), person_code=codes["portal"],
+                               purpose="continuity_of_care"))  # fmt: skip
+    person_id = w.keys.codes.decode("portal", codes["portal"]) or b""
+    prune(w.state, w.now + timedelta(minutes=30), keep_events_for=0, keep_processed_for=0)
+    assert w.state.person(person_id).withdrawals
+    prune(w.state, w.now + timedelta(hours=2), keep_events_for=0, keep_processed_for=0)
+    assert not w.state.person(person_id).withdrawals

@@ -39,6 +39,7 @@ from schemas.models import (
     AttributeRequest,
     ClinicalUpdate,
     ConsentGiven,
+    ConsentWithdrawn,
     DependencyChanged,
     DependencyRelationship,
     EnrolmentConfirmed,
@@ -74,7 +75,7 @@ MUN1, MUN2, JPS, MED1, MED2, PORTAL = (
     "mun-13101", "mun-27100", "jps", "med-0001", "med-0002", "portal",
 )  # fmt: skip
 ALL = (MUN1, MUN2, JPS, MED1, MED2, PORTAL)
-PERSONS = ("hanako", "ward", "guardian")
+PERSONS = ("hanako", "ward", "guardian", "patient")
 PORTAL_KEY = Ed25519PrivateKey.generate()  # the portal's consent-token key; the hub trusts it
 CARE = "continuity_of_care"
 
@@ -213,6 +214,58 @@ async def test_a_requesting_hospital_cannot_consent_for_its_patient(world: World
     )  # fmt: skip
     await w[MED2].send(own.model_copy(update={"metadata": meta(MED2), "consent_token": token}))
     assert isinstance(await w.ask(MED2, "hanako", **ask), AttributeQuery)
+
+
+async def outcome_once_settled(
+    w: World, requester: str, person: str, settled: type[object], **fields: Any
+) -> RequestDenied | AttributeQuery:
+    """Ask until the outcome is of the `settled` kind (a fact sent on another agency's topic
+    is not ordered with the request by Kafka), then return it."""
+    for _ in range(30):
+        outcome = await w.ask(requester, person, **fields)
+        if isinstance(outcome, settled):
+            return outcome
+        await asyncio.sleep(0.5)
+    raise AssertionError(f"the outcome never became a {settled.__name__}")
+
+
+async def test_a_consent_token_cannot_bring_back_a_withdrawn_consent(world: World) -> None:
+    w = world
+    update = referral(w, MED1, "patient", MED2)
+    await w[MED1].send(update)
+    await w[MED2].expect(
+        ClinicalUpdate, lambda m: m.metadata.message_id == update.metadata.message_id
+    )
+    ask = clinical_request(w, update.metadata.message_id)
+
+    def token_now() -> str:
+        return issue_consent_token(
+            PORTAL_KEY, "portal-1", portal_person_code=w.code(PORTAL, "patient"),
+            institution=MED2, purpose=CARE, now=datetime.now(UTC),
+        )  # fmt: skip
+
+    token = token_now()
+    presented = ConsentGiven(metadata=meta(MED2), person_code=w.code(MED2, "patient"),
+                             purpose=CARE, recipient=MED2, consent_token=token)  # fmt: skip
+    await w[MED2].send(presented)
+    await outcome_once_settled(w, MED2, "patient", AttributeQuery, **ask)
+    # The person withdraws the consent in the portal.
+    await w[PORTAL].send(ConsentWithdrawn(metadata=meta(PORTAL), purpose=CARE, recipient=MED2,
+                                          person_code=w.code(PORTAL, "patient")))  # fmt: skip
+    await outcome_once_settled(w, MED2, "patient", RequestDenied, **ask)
+    before = refusals_counted(MED2, "NOT_ENTITLED")
+    # The attack: the hospital presents the token it still holds again.
+    again = presented.model_copy(update={"metadata": meta(MED2)})
+    await w[MED2].send(again)
+    letter = await refused(w, again, "NOT_ENTITLED")
+    assert "withdrew" in letter.detail
+    assert refusals_counted(MED2, "NOT_ENTITLED") == before + 1
+    # It changed nothing: the clinical summary is still refused, and recorded so.
+    await denied_with_record(w, await w.ask(MED2, "patient", **ask), R.CONSENT_REQUIRED)
+    # Good traffic: a token the person issues after withdrawing gives the consent again.
+    renewed = presented.model_copy(update={"metadata": meta(MED2), "consent_token": token_now()})
+    await w[MED2].send(renewed)
+    await outcome_once_settled(w, MED2, "patient", AttributeQuery, **ask)
 
 
 async def test_a_trigger_dated_ten_years_ahead_opens_no_window(world: World) -> None:
