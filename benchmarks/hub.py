@@ -1,21 +1,28 @@
-"""Hub benchmark: the hub beside a raw transactional passthrough, same broker, same run.
+"""Hub benchmark: the hub beside raw transactional passthroughs, same broker, same run.
 
-Throughput: N requests are loaded first; then the process under test is started and the rate
-is read off the produce timestamps of its first and last output (one output per input for
-both: the passthrough copies a record, the hub routes a request to its provider as a query).
-Both use the same stage machinery, batch size and linger; the hub adds decoding, the ingress
-re-keying hop, the decision and encoding.
+    python -m benchmarks.hub [--broker both|secured|plain] [--runs N] [--requests N]
+                             [--seconds T] [--rate R] [--batch-max N] [--best-batches 2000,5000]
+                             [--bootstrap HOST:PORT] [--out FILE]
 
-Latency, at a fixed offered load below both saturations: send -> output for the passthrough,
-send -> query at the provider for the hub, and the full exchange (request -> query -> answer ->
-response) for the hub.
+Per broker (without --bootstrap: a fresh local secured broker — SASL/SCRAM over TLS, ACLs —
+and a fresh plain one, each run), in this order:
 
-    python -m benchmarks.hub [--bootstrap HOST:PORT] [--requests N] [--rate R] [--seconds T]
-                             [--broker both|secured|plain]
+1. Throughput baselines: N records are loaded, then a one-hop transactional passthrough
+   (consume -> produce -> commit, the hub's own stage machinery, no logic) is started and the
+   rate read off its output's produce timestamps: at the hub's transaction settings
+   (--batch-max, --linger-ms) and at larger transactions (--best-batches; the best is kept).
+2. Latency baselines at a load of a quarter of the passthrough's capacity at the hub's
+   settings (or --rate): the one-hop passthrough, and a chain of as many transactional hops as
+   the full exchange takes — request -> ingress -> router -> query, a plain relay as the
+   provider's answer, answer -> ingress -> router -> response: four hops and a relay.
+3. The hub, as one process running both stages, then as one process per stage: the same N
+   requests loaded while it is down (rate from its queries' produce timestamps), then the same
+   offered load for latency: request -> query and the full exchange.
 
-Without --bootstrap it starts local brokers: by default the secured one (SASL/SCRAM over TLS,
-ACLs) and then a plaintext one, so results/hub.json holds both and the cost of TLS+SCRAM as a
-ratio measured in the same run. Writes results/hub.json and prints a table.
+Ratios in the results: hub ÷ passthrough throughput (both settings), full-exchange p99 ÷ the
+chain's p99, and secured ÷ plain (the cost of TLS+SCRAM). A stage that stops making progress
+for --stall-seconds, or a child process that exits, fails the benchmark with what it saw and
+the child's log; nothing waits forever. Writes results/hub.json and prints a summary.
 """
 
 from __future__ import annotations
@@ -24,329 +31,565 @@ import argparse
 import asyncio
 import json
 import os
-import platform
-import signal
-import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Awaitable
+from contextlib import suppress
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import NewTopic
 from aiokafka.structs import TopicPartition
 
+from benchmarks.common import (
+    RESULTS,
+    BenchmarkError,
+    Children,
+    latency_ms,
+    machine,
+    now_iso,
+    rate_from_timestamps,
+    ratio,
+    read_topic,
+    spread,
+    write_results,
+)
 from benchmarks.workload import PROVIDER, REQUESTER, Workload
 from deploy.local.broker import KAFKA_VERSION, KafkaCluster
 from hub.control_signatures import generate_control_keys
 from hub.core import Keyring
 from hub.core.keys import generate_key_set, parse_key_set
 from hub.onboarding import change_rollout, onboard_agency
-from hub.readers import committed_reader
+from hub.readers import committed_reader, partitions_of
 from hub.topics import ensure_topics
 from producers.connection import kafka_options
-from schemas.codec import encode, message_type
-from schemas.models import RolloutOperation
+from schemas.codec import decode, encode, message_type
+from schemas.models import RequestDenied, RolloutOperation
 from schemas.topics import inbound
 
-RESULTS = Path(__file__).resolve().parent.parent / "results" / "hub.json"
-BENCH_IN, BENCH_OUT = "bench.passthrough.in", "bench.passthrough.out"
-PARTITIONS = 3
-BATCH_MAX = 500  # records per transaction at most, the same for both (--batch-max)
+T = TypeVar("T")
+# A rate budget no benchmark load reaches: the benchmark measures routing, not refusals.
+UNBOUNDED_BUDGET = "100000000/100000000"
+SECURED = "secured (SASL/SCRAM-SHA-512 over TLS, ACLs)"
 
 
-def percentile(values: list[float], p: float) -> float:
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(p / 100 * len(ordered)))]
+@dataclass(frozen=True)
+class Settings:
+    requests: int = 10_000
+    seconds: float = 8.0
+    rate: float | None = None  # offered load for latency; None: a quarter of the capacity
+    batch_max: int = 500  # the hub's transaction settings, given to the hub and passthrough
+    linger_ms: int = 20
+    best_batches: tuple[int, ...] = (2_000, 5_000)
+    partitions: int = 3
+    persons: int = 200
+    stall_seconds: float = 60.0
 
 
-def rate_from_timestamps(stamps: list[int]) -> float:
-    if len(stamps) < 2:
-        return float("nan")
-    span = (max(stamps) - min(stamps)) / 1000
-    return (len(stamps) - 1) / span if span > 0 else float("inf")
+def say(message: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
 
 
-def spawn(args: list[str], env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
-    """A child process; its output is appended to $RENKEI_BENCH_LOG if set (else dropped)."""
-    log_path = os.environ.get("RENKEI_BENCH_LOG")
-    out = open(log_path, "ab") if log_path else subprocess.DEVNULL  # noqa: SIM115
+async def watched(work: Awaitable[T], children: Children, timeout: float, what: str) -> T:
+    """`work`, failing at once if a child exits, or after `timeout` seconds saying what."""
+    task = asyncio.ensure_future(work)
+    deadline = time.monotonic() + timeout
     try:
-        return subprocess.Popen(
-            [sys.executable, "-m", *args],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            env=os.environ | (env or {}),
-        )
+        while not task.done():
+            children.check()
+            if time.monotonic() > deadline:
+                raise BenchmarkError(f"{what}: not done after {timeout:.0f} s")
+            await asyncio.wait({task}, timeout=0.5)
+        return task.result()
     finally:
-        if log_path:
-            out.close()  # type: ignore[union-attr]
+        if not task.done():
+            task.cancel()
+            with suppress(asyncio.CancelledError, Exception):
+                await task
 
 
-def stop(process: subprocess.Popen[bytes]) -> None:
-    process.send_signal(signal.SIGTERM)
-    try:
-        process.wait(60)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
+class Arrivals:
+    """Follows one topic from its current end, noting when each keyed record arrives; with
+    `relay_to`, copies every record there (a plain consumer -> producer, as an answering
+    provider is: no transaction)."""
+
+    def __init__(self, bootstrap: str, topic: str, relay_to: str | None = None) -> None:
+        self.bootstrap, self.topic, self.relay_to = bootstrap, topic, relay_to
+        self.at: dict[bytes, float] = {}
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        parts = await partitions_of(self.bootstrap, self.topic)
+        consumer = committed_reader(self.bootstrap)
+        await consumer.start()
+        tps = [TopicPartition(self.topic, p) for p in parts]
+        consumer.assign(tps)
+        await consumer.seek_to_end(*tps)
+        for tp in tps:
+            await consumer.position(tp)  # fixed now, before anything is sent
+        producer = None
+        if self.relay_to is not None:
+            producer = AIOKafkaProducer(**kafka_options(self.bootstrap), acks="all", linger_ms=5)
+            await producer.start()
+        self._task = asyncio.create_task(self._follow(consumer, producer))
+
+    async def _follow(self, consumer: Any, producer: AIOKafkaProducer | None) -> None:
+        try:
+            while True:
+                batch = await consumer.getmany(timeout_ms=100, max_records=5000)
+                now = time.monotonic()
+                pending = []
+                for records in batch.values():
+                    for r in records:
+                        self.at.setdefault(r.key, now)
+                        if producer is not None and self.relay_to is not None:
+                            pending.append(await producer.send(self.relay_to, r.value, key=r.key))
+                if pending:
+                    await asyncio.gather(*pending)
+        finally:
+            await consumer.stop()
+            if producer is not None:
+                await producer.stop()
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with suppress(asyncio.CancelledError):
+                await self._task
+
+    async def wait_for(
+        self, keys: list[bytes], stall_seconds: float, children: Children, what: str
+    ) -> None:
+        progress, seen = time.monotonic(), -1
+        while True:
+            arrived = sum(1 for k in keys if k in self.at)
+            if arrived == len(keys):
+                return
+            if arrived != seen:
+                progress, seen = time.monotonic(), arrived
+            elif time.monotonic() - progress > stall_seconds:
+                raise BenchmarkError(
+                    f"{what}: {arrived} of {len(keys)} arrived on {self.topic}, then nothing "
+                    f"for {stall_seconds:.0f} s"
+                )
+            children.check()
+            if self._task is not None and self._task.done():
+                self._task.result()  # its exception, if it failed
+            await asyncio.sleep(0.1)
 
 
-async def _read_out(
-    bootstrap: str, topic: str, want: int, timeout: float, only: str | None = None
-) -> list[Any]:
-    """(record, arrival time) of the first `want` records (of message type `only`, read from
-    the header alone), committed ones only."""
+class Passthroughs:
+    """Raw transactional passthroughs on one broker: throughput at a transaction size, and
+    latency of a path of hops at an offered load."""
+
+    def __init__(self, bootstrap: str, settings: Settings, children: Children) -> None:
+        self.bootstrap, self.s, self.children = bootstrap, settings, children
+        self.sample = encode(Workload(bootstrap).request_template())
+        self._producer: AIOKafkaProducer | None = None
+
+    async def __aenter__(self) -> Passthroughs:
+        self._producer = AIOKafkaProducer(**kafka_options(self.bootstrap), acks="all", linger_ms=5)
+        await self._producer.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self._producer is not None:
+            await self._producer.stop()
+
+    @property
+    def producer(self) -> AIOKafkaProducer:
+        assert self._producer is not None
+        return self._producer
+
+    async def topics(self, *names: str) -> None:
+        await ensure_topics(self.bootstrap, [NewTopic(n, self.s.partitions, 1) for n in names])
+
+    def spawn(self, label: str, batch_max: int, *stages: str) -> Any:
+        command = ["benchmarks.passthrough", "--bootstrap", self.bootstrap,
+                   "--group", f"bench-{label}", "--batch-max", str(batch_max),
+                   "--linger-ms", str(self.s.linger_ms)]  # fmt: skip
+        return self.children.spawn(command + [a for stage in stages for a in ("--stage", stage)])
+
+    async def throughput(self, label: str, batch_max: int) -> tuple[float, Any]:
+        """Records/s of a one-hop passthrough over a preloaded backlog; the process is left
+        running (for a latency measurement), stopped with the children."""
+        source, target = f"bench.{label}.in", f"bench.{label}.out"
+        await self.topics(source, target)
+        say(f"  passthrough, {batch_max} records per transaction: {self.s.requests} records")
+        futures = [await self.producer.send(source, self.sample, key=str(i).encode())
+                   for i in range(self.s.requests)]  # fmt: skip
+        await asyncio.gather(*futures)
+        process = self.spawn(label, batch_max, f"{source}={target}")
+        out = await read_topic(self.bootstrap, target, self.s.requests,
+                               stall_seconds=self.s.stall_seconds, watch=self.children.check,
+                               what=f"passthrough copies ({batch_max}/transaction)")  # fmt: skip
+        return rate_from_timestamps([r.timestamp for r, _ in out]), process
+
+    async def latency(
+        self, source: str, target: str, rate: float, midway: Arrivals | None = None
+    ) -> dict[str, Any]:
+        """Send keyed records into `source` at `rate` for the set seconds; send -> arrival at
+        `target` (and at `midway`, if given)."""
+        arrivals = Arrivals(self.bootstrap, target)
+        await arrivals.start()
+        try:
+            warm = f"warm-{time.monotonic_ns()}".encode()  # the path is up before timing
+            await (await self.producer.send(source, self.sample, key=warm))
+            await arrivals.wait_for([warm], self.s.stall_seconds, self.children, "warm-up")
+            sent: dict[bytes, float] = {}
+            began = time.monotonic()
+            for i in range(max(1, int(rate * self.s.seconds))):
+                key = f"lat-{i}-{began}".encode()
+                sent[key] = time.monotonic()
+                await self.producer.send(source, self.sample, key=key)
+                delay = began + (i + 1) / rate - time.monotonic()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+            await arrivals.wait_for(list(sent), self.s.stall_seconds, self.children,
+                                    f"latency load on {source}")  # fmt: skip
+        finally:
+            await arrivals.stop()
+        result = {"end_to_end_ms": latency_ms([arrivals.at[k] - t for k, t in sent.items()])}
+        if midway is not None:
+            result["midway_ms"] = latency_ms([midway.at[k] - t for k, t in sent.items()
+                                              if k in midway.at])  # fmt: skip
+        return result
+
+    async def chain_latency(self, rate: float) -> dict[str, Any]:
+        """The full exchange's path without the hub's logic, in the hub's shape: two stages in
+        one process and one internal topic between them; the first stage takes requests and
+        answers into it, the second takes them out as queries and responses (four
+        transactional hops), and a plain relay stands for the provider answering."""
+        names = ("request", "internal", "query", "answer", "response")
+        req, mid, query, answer, resp = (f"bench.chain.{n}" for n in names)
+        await self.topics(req, mid, query, answer, resp)
+        self.spawn("chain", self.s.batch_max, f"{req}={mid}>{query},{answer}={mid}>{resp}",
+                   f"{mid}=*")  # fmt: skip
+        relay = Arrivals(self.bootstrap, query, relay_to=answer)
+        await relay.start()
+        try:
+            say(f"  chain of 4 transactional hops + relay at {rate:.0f}/s for {self.s.seconds} s")
+            measured = await self.latency(req, resp, rate, midway=relay)
+        finally:
+            await relay.stop()
+        return {
+            "hops": "4 transactional (2 stages, one process, one internal topic) + a plain relay",
+            "latency_ms": measured["end_to_end_ms"],
+            "two_hop_latency_ms": measured["midway_ms"],
+        }
+
+
+async def denials_on(bootstrap: str, requester: str) -> dict[str, int]:
+    """RequestDenied reasons on the requester's inbox so far (for an error message)."""
     consumer = committed_reader(bootstrap)
     await consumer.start()
+    reasons: dict[str, int] = {}
     try:
-        tps = [TopicPartition(topic, p) for p in range(PARTITIONS)]
+        tps = [TopicPartition(inbound(requester), p)
+               for p in await partitions_of(bootstrap, inbound(requester))]  # fmt: skip
         consumer.assign(tps)
         await consumer.seek_to_beginning(*tps)
-        got: list[Any] = []
-        deadline = time.monotonic() + timeout
-        while len(got) < want and time.monotonic() < deadline:
-            batch = await consumer.getmany(timeout_ms=200, max_records=10_000)
-            now = time.monotonic()
-            got.extend(
-                (r, now)
-                for rs in batch.values()
-                for r in rs
-                if only is None or message_type(r.value or b"") == only
-            )
-        return got
+        while True:
+            batch = await consumer.getmany(timeout_ms=1000, max_records=10_000)
+            if not batch:
+                return reasons
+            for records in batch.values():
+                for r in records:
+                    if message_type(r.value or b"") == "RequestDenied":
+                        denied = decode(r.value or b"")
+                        assert isinstance(denied, RequestDenied)
+                        reasons[denied.reason.value] = reasons.get(denied.reason.value, 0) + 1
     finally:
         await consumer.stop()
 
 
-async def passthrough(bootstrap: str, requests: int, rate: float, seconds: float) -> dict[str, Any]:
-    await ensure_topics(bootstrap, [NewTopic(BENCH_IN, PARTITIONS, 1),
-                                    NewTopic(BENCH_OUT, PARTITIONS, 1)])  # fmt: skip
-    sample = encode(Workload(bootstrap).request_template())
-    producer = AIOKafkaProducer(**kafka_options(bootstrap), acks="all", linger_ms=5)
-    await producer.start()
-    try:
-        futures = [await producer.send(BENCH_IN, sample, key=str(i).encode())
-                   for i in range(requests)]  # fmt: skip
-        await asyncio.gather(*futures)
-        process = spawn(["benchmarks.passthrough", "--bootstrap", bootstrap,
-                         "--batch-max", str(BATCH_MAX), BENCH_IN, BENCH_OUT])  # fmt: skip
-        try:
-            out = await _read_out(bootstrap, BENCH_OUT, requests, timeout=600)
-            throughput = rate_from_timestamps([r.timestamp for r, _ in out])
-            # Latency at the offered rate: keys are send times' indexes.
-            sent: dict[bytes, float] = {}
-            reader = asyncio.create_task(
-                _read_out(
-                    bootstrap, BENCH_OUT, requests + int(rate * seconds), timeout=seconds + 60
-                )
-            )
-            began = time.monotonic()
-            for i in range(int(rate * seconds)):
-                key = f"lat-{i}".encode()
-                sent[key] = time.monotonic()
-                await producer.send(BENCH_IN, sample, key=key)
-                delay = began + (i + 1) / rate - time.monotonic()
-                if delay > 0:
-                    await asyncio.sleep(delay)
-            arrived = await reader
-        finally:
-            stop(process)
-    finally:
-        await producer.stop()
-    latencies = [t - sent[r.key] for r, t in arrived if r.key in sent]
-    return {
-        "throughput_per_s": round(throughput, 1),
-        "latency_ms": {
-            "p50": round(percentile(latencies, 50) * 1000, 1),
-            "p99": round(percentile(latencies, 99) * 1000, 1),
-            "samples": len(latencies),
-        },
-    }
-
-
-async def hub(
+async def measure_hub(
     bootstrap: str,
-    requests: int,
+    s: Settings,
+    children: Children,
     rate: float,
-    seconds: float,
-    *,
-    split: bool,
-    requester: str = REQUESTER,
-    provider: str = PROVIDER,
+    commands: list[list[str]],
+    requester: str,
+    provider: str,
+    workdir: Path,
 ) -> dict[str, Any]:
-    """Measure the hub as one process running both stages, or (split) one process a stage."""
-    with tempfile.TemporaryDirectory() as tmp:
-        keys = Path(tmp) / "keys.json"
-        document = generate_key_set(os.urandom)
-        keys.write_text(json.dumps(document))
-        hub_key = Keyring.from_key_set(parse_key_set(document)).public_sealing_key
-        env = {"RENKEI_KEYS_FILE": str(keys)}
-        base = ["renkei", "hub", "run", "--bootstrap", bootstrap, "--partitions", str(PARTITIONS),
-                "--replication", "1", "--batch-max", str(BATCH_MAX)]  # fmt: skip
-        commands = (
-            [[*base, "--stage", "ingress"], [*base, "--stage", "router"]] if split else [base]
-        )
-        for agency in (requester, provider):
-            await onboard_agency(bootstrap, agency)
-        await change_rollout(bootstrap, RolloutOperation.ADVANCE)
-        workload = Workload(
-            bootstrap,
-            persons=200,
-            requester=requester,
-            provider=provider,
-            answering=False,
-            hub_key=hub_key,
-        )
-        await workload.start()
-        processes = [spawn(c, env) for c in commands]
+    """Throughput over a preloaded backlog, then latency at `rate`, of the hub run as
+    `commands` (extra arguments to `renkei hub run`, one process each)."""
+    keys = workdir / f"keys-{requester}.json"
+    document = generate_key_set(os.urandom)
+    keys.write_text(json.dumps(document))
+    hub_key = Keyring.from_key_set(parse_key_set(document)).public_sealing_key
+    env = {"RENKEI_KEYS_FILE": str(keys)}
+    base = ["renkei", "hub", "run", "--bootstrap", bootstrap, "--partitions", str(s.partitions),
+            "--replication", "1", "--batch-max", str(s.batch_max), "--linger-ms",
+            str(s.linger_ms), "--budget", UNBOUNDED_BUDGET]  # fmt: skip
+    for agency in (requester, provider):
+        await onboard_agency(bootstrap, agency)
+    await change_rollout(bootstrap, RolloutOperation.ADVANCE)
+    workload = Workload(bootstrap, persons=s.persons, requester=requester, provider=provider,
+                        answering=False, hub_key=hub_key)  # fmt: skip
+    await workload.start()
+    processes = [children.spawn([*base, *c], env) for c in commands]
+    try:
+        say(f"  hub ({len(commands)} process(es)): enrolling {s.persons} persons")
+        await watched(workload.enrol_everyone(timeout=10 * s.stall_seconds), children,
+                      10 * s.stall_seconds, "enrolment through the hub")  # fmt: skip
+        await asyncio.sleep(2)  # relocations processed
+        children.check()
+        for process in processes:
+            children.stop_one(process)
+        # Nothing but the hub decodes during the throughput run: read its output raw.
+        await workload.stop_collectors()
+        say(f"  hub: {s.requests} requests loaded while it is down, then timed")
+        await workload.send_requests(s.requests)
+        processes = [children.spawn([*base, *c], env) for c in commands]
         try:
-            await workload.enrol_everyone()
-            await asyncio.sleep(2)  # relocations processed
-            for process in processes:
-                stop(process)
-            # Nothing but the hub decodes during the throughput run: read its output raw.
-            await workload.stop_collectors()
-            await workload.send_requests(requests)  # loaded while the hub is down
-            processes = [spawn(c, env) for c in commands]
-            out = await _read_out(
-                bootstrap, inbound(provider), requests, timeout=600, only="AttributeQuery"
-            )
-            if len(out) < requests:
-                raise TimeoutError("the hub did not route the load in time")
-            throughput = rate_from_timestamps([r.timestamp for r, _ in out])
-            # Latency at the offered rate, provider answering: the full exchange.
-            workload.answering = True
-            workload.request_ids.clear()
-            workload.start_collectors(from_end=True)
-            await asyncio.sleep(2)
-            await workload.send_requests(int(rate * seconds), rate=rate)
-            await workload.wait_done(timeout=120)
-        finally:
-            for process in processes:
-                stop(process)
-            await workload.stop()
+            out = await read_topic(bootstrap, inbound(provider), s.requests,
+                                   stall_seconds=s.stall_seconds, only="AttributeQuery",
+                                   watch=children.check, what="queries")  # fmt: skip
+        except BenchmarkError as exc:
+            denied = await denials_on(bootstrap, requester)
+            raise BenchmarkError(f"{exc}; the hub denied {denied or 'none'}") from exc
+        throughput = rate_from_timestamps([r.timestamp for r, _ in out])
+        # Latency at the offered rate, provider answering: the full exchange.
+        workload.answering = True
+        workload.request_ids.clear()
+        workload.start_collectors(from_end=True)
+        await asyncio.sleep(2)
+        say(f"  hub: {rate:.0f} requests/s for {s.seconds} s, provider answering")
+        await workload.send_requests(int(rate * s.seconds), rate=rate)
+        await watched(workload.wait_done(timeout=10 * s.stall_seconds), children,
+                      10 * s.stall_seconds, "the hub's answers at the offered load")  # fmt: skip
+    finally:
+        for process in processes:
+            children.stop_one(process)
+        await workload.stop()
     o = workload.observed
     return {
+        "processes": len(commands),
         "throughput_per_s": round(throughput, 1),
-        "latency_ms": {
-            "p50": round(percentile(o.query_latencies, 50) * 1000, 1),
-            "p99": round(percentile(o.query_latencies, 99) * 1000, 1),
-            "samples": len(o.query_latencies),
-        },
-        "exchange_latency_ms": {
-            "p50": round(percentile(o.latencies, 50) * 1000, 1),
-            "p99": round(percentile(o.latencies, 99) * 1000, 1),
-            "samples": len(o.latencies),
-        },
+        "latency_ms": latency_ms(o.query_latencies),
+        "exchange_latency_ms": latency_ms(o.latencies),
     }
 
 
-async def run(bootstrap: str, requests: int, rate: float, seconds: float) -> dict[str, Any]:
-    base = await passthrough(bootstrap, requests, rate, seconds)
-    measured = await hub(bootstrap, requests, rate, seconds, split=False)
-    # Second variant on the same broker: other municipalities (phase 2 makes them live).
-    split = await hub(
-        bootstrap, requests, rate, seconds, split=True, requester="mun-01100", provider="mun-13102"
-    )
+async def measure(bootstrap: str, s: Settings, workdir: Path) -> dict[str, Any]:
+    """Every figure on one broker."""
+    children = Children(workdir)
+    try:
+        async with Passthroughs(bootstrap, s, children) as pt:
+            at_hub, process = await pt.throughput("hub-settings", s.batch_max)
+            rate = s.rate or round(at_hub / 4, 1)
+            say(f"  one-hop passthrough latency at {rate:.0f}/s for {s.seconds} s")
+            one_hop = await pt.latency("bench.hub-settings.in", "bench.hub-settings.out", rate)
+            children.stop_one(process)
+            best: dict[str, float] = {str(s.batch_max): round(at_hub, 1)}
+            for size in s.best_batches:
+                figure, process = await pt.throughput(f"batch-{size}", size)
+                children.stop_one(process)
+                best[str(size)] = round(figure, 1)
+            chain = await pt.chain_latency(rate)
+            children.stop_all()
+        one = await measure_hub(bootstrap, s, children, rate, [[]], REQUESTER, PROVIDER, workdir)
+        # Second variant on the same broker: other municipalities (phase 2 makes them live).
+        split = await measure_hub(bootstrap, s, children, rate,
+                                  [["--stage", "ingress"], ["--stage", "router"]],
+                                  "mun-01100", "mun-13102", workdir)  # fmt: skip
+    finally:
+        children.stop_all()
+    best_size = max(best, key=lambda k: best[k])
+    passthrough = {
+        "throughput_per_s": round(at_hub, 1),
+        "latency_ms": one_hop["end_to_end_ms"],
+        "throughput_per_s_by_batch_max": best,
+        "best_throughput_per_s": best[best_size],
+        "best_batch_max": int(best_size),
+    }
     return {
-        "what": "hub (ingress + router) vs raw transactional passthrough, same broker, same run",
-        "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "machine": {
-            "cpus": os.cpu_count(),
-            "python": platform.python_version(),
-            "kafka": KAFKA_VERSION,
-        },
-        "requests": requests,
         "offered_rate_per_s": rate,
-        "offered_seconds": seconds,
-        "partitions": PARTITIONS,
-        "batch_max": BATCH_MAX,
-        "passthrough": base,
-        "hub": measured,
+        "passthrough": passthrough,
+        "passthrough_chain": chain,
+        "hub": one,
         "hub_one_process_per_stage": split,
-        "hub_to_passthrough_throughput": round(
-            measured["throughput_per_s"] / base["throughput_per_s"], 3
+        "ratios": ratios(passthrough, chain, one, split),
+    }
+
+
+def ratios(
+    passthrough: dict[str, Any],
+    chain: dict[str, Any],
+    one: dict[str, Any],
+    split: dict[str, Any],
+) -> dict[str, float | None]:
+    """The targets' ratios (issue 15): hub ÷ passthrough throughput ≥ 0.7, at the hub's
+    transaction settings and against the best the passthrough reached; full-exchange p99 ≤ 1.5
+    × the chain's p99 at the same load."""
+    chain_p99 = chain["latency_ms"]["p99"]
+    return {
+        "hub_to_passthrough_throughput": ratio(
+            one["throughput_per_s"], passthrough["throughput_per_s"]
         ),
-        "hub_one_process_per_stage_to_passthrough_throughput": round(
-            split["throughput_per_s"] / base["throughput_per_s"], 3
+        "hub_one_process_per_stage_to_passthrough_throughput": ratio(
+            split["throughput_per_s"], passthrough["throughput_per_s"]
+        ),
+        "hub_to_best_passthrough_throughput": ratio(
+            one["throughput_per_s"], passthrough["best_throughput_per_s"]
+        ),
+        "hub_one_process_per_stage_to_best_passthrough_throughput": ratio(
+            split["throughput_per_s"], passthrough["best_throughput_per_s"]
+        ),
+        "hub_exchange_p99_to_chain_p99": ratio(one["exchange_latency_ms"]["p99"], chain_p99),
+        "hub_one_process_per_stage_exchange_p99_to_chain_p99": ratio(
+            split["exchange_latency_ms"]["p99"], chain_p99
+        ),
+        "hub_query_p99_to_two_hop_p99": ratio(
+            one["latency_ms"]["p99"], chain["two_hop_latency_ms"]["p99"]
         ),
     }
 
 
-def on_local_broker(secured: bool, requests: int, rate: float, seconds: float) -> dict[str, Any]:
-    """The benchmark on a fresh local broker; every client here and in the spawned hub and
-    passthrough processes connects as that broker's admin (settings in the environment)."""
-    with KafkaCluster(1, secured=secured) as cluster, tempfile.TemporaryDirectory() as keys:
+def on_local_broker(secured: bool, s: Settings) -> dict[str, Any]:
+    """Every figure on a fresh local broker; every client here and in the spawned processes
+    connects as that broker's admin (settings in the environment)."""
+    with (
+        tempfile.TemporaryDirectory(prefix="renkei-bench-") as tmp,
+        KafkaCluster(1, secured=secured) as cluster,
+    ):
         saved = dict(os.environ)
         os.environ.update(cluster.admin_environment())
-        os.environ.update(generate_control_keys(Path(keys)))  # signed control, as in production
+        os.environ.update(generate_control_keys(Path(tmp)))  # signed control, as in production
         try:
-            return asyncio.run(run(cluster.bootstrap, requests, rate, seconds))
+            return asyncio.run(measure(cluster.bootstrap, s, Path(tmp)))
         finally:
             os.environ.clear()
             os.environ.update(saved)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--bootstrap")
-    parser.add_argument("--requests", type=int, default=20_000)
-    parser.add_argument("--rate", type=float, default=300.0)
-    parser.add_argument("--seconds", type=float, default=10.0)
-    parser.add_argument("--batch-max", type=int, default=BATCH_MAX)
-    parser.add_argument("--broker", choices=("both", "secured", "plain"), default="both")
-    a = parser.parse_args()
-    globals()["BATCH_MAX"] = a.batch_max
-    if a.bootstrap:  # credentials from RENKEI_KAFKA_*
-        result = asyncio.run(run(a.bootstrap, a.requests, a.rate, a.seconds))
-    else:
-        runs = {
-            label: on_local_broker(secured, a.requests, a.rate, a.seconds)
-            for label, secured in (("secured", True), ("plain", False))
-            if a.broker in ("both", label)
+FIGURES = {  # name in the summary: path in one broker's figures
+    "passthrough_per_s": ("passthrough", "throughput_per_s"),
+    "best_passthrough_per_s": ("passthrough", "best_throughput_per_s"),
+    "hub_per_s": ("hub", "throughput_per_s"),
+    "hub_process_per_stage_per_s": ("hub_one_process_per_stage", "throughput_per_s"),
+    "passthrough_p99_ms": ("passthrough", "latency_ms", "p99"),
+    "chain_p99_ms": ("passthrough_chain", "latency_ms", "p99"),
+    "hub_query_p99_ms": ("hub", "latency_ms", "p99"),
+    "hub_exchange_p50_ms": ("hub", "exchange_latency_ms", "p50"),
+    "hub_exchange_p99_ms": ("hub", "exchange_latency_ms", "p99"),
+    "hub_process_per_stage_exchange_p99_ms": (
+        "hub_one_process_per_stage",
+        "exchange_latency_ms",
+        "p99",
+    ),
+}
+
+
+def dig(figures: dict[str, Any], path: tuple[str, ...]) -> Any:
+    for step in path:
+        figures = figures[step]
+    return figures
+
+
+def summarise(runs: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
+    """min–median–max of each figure and ratio over the runs, per broker, and secured ÷ plain
+    from runs paired in order (each pair measured back to back)."""
+    summary: dict[str, Any] = {}
+    for broker, measured in runs.items():
+        figures = {name: spread(dig(m, path) for m in measured) for name, path in FIGURES.items()}
+        for name in measured[0]["ratios"]:
+            figures[name] = spread(m["ratios"][name] for m in measured)
+        summary[broker] = figures
+    if "secured" in runs and "plain" in runs:
+        pairs = list(zip(runs["secured"], runs["plain"], strict=True))
+        summary["secured_to_plain"] = {
+            name: spread(ratio(dig(a, path), dig(b, path)) for a, b in pairs)
+            for name, path in FIGURES.items()
+            if name.endswith("per_s")
+        } | {
+            f"{name}_latency": spread(ratio(dig(a, path), dig(b, path)) for a, b in pairs)
+            for name, path in FIGURES.items()
+            if name.endswith("p99_ms")
         }
-        result = runs.get("secured") or runs["plain"]
-        result["broker"] = "secured (SASL/SCRAM-SHA-512 over TLS, ACLs)" if "secured" in runs \
-            else "plain"  # fmt: skip
-        if len(runs) == 2:
-            plain = runs["plain"]
-            measured = ("passthrough", "hub", "hub_one_process_per_stage")
-            result["plain_broker"] = {k: plain[k] for k in measured}
-            result["secured_to_plain_hub_throughput"] = round(
-                result["hub"]["throughput_per_s"] / plain["hub"]["throughput_per_s"], 3
-            )
-            result["secured_to_plain_passthrough_throughput"] = round(
-                result["passthrough"]["throughput_per_s"]
-                / plain["passthrough"]["throughput_per_s"],
-                3,
-            )
-    RESULTS.parent.mkdir(exist_ok=True)
-    RESULTS.write_text(json.dumps(result, indent=2) + "\n")
-    p, h = result["passthrough"], result["hub"]
-    print(f"{'':24}{'throughput/s':>14}{'p50 ms':>10}{'p99 ms':>10}")
-    print(f"{'passthrough':24}{p['throughput_per_s']:>14}{p['latency_ms']['p50']:>10}"
-          f"{p['latency_ms']['p99']:>10}")  # fmt: skip
-    print(f"{'hub (request->query)':24}{h['throughput_per_s']:>14}{h['latency_ms']['p50']:>10}"
-          f"{h['latency_ms']['p99']:>10}")  # fmt: skip
-    e = h["exchange_latency_ms"]
-    print(f"{'hub full exchange':24}{'':>14}{e['p50']:>10}{e['p99']:>10}")
-    s = result["hub_one_process_per_stage"]
-    print(f"{'hub, process per stage':24}{s['throughput_per_s']:>14}{s['latency_ms']['p50']:>10}"
-          f"{s['latency_ms']['p99']:>10}")  # fmt: skip
-    print(
-        f"hub / passthrough throughput: {result['hub_to_passthrough_throughput']}; "
-        f"process per stage: {result['hub_one_process_per_stage_to_passthrough_throughput']}"
+    return summary
+
+
+TARGETS = {
+    "hub_to_passthrough_throughput": ">= 0.7 (one process per stage allowed)",
+    "hub_exchange_p99_to_chain_p99": "<= 1.5 at a quarter of the passthrough's capacity",
+}
+
+
+def print_summary(result: dict[str, Any]) -> None:
+    for broker, figures in result["summary"].items():
+        print(f"\n{broker}: min / median / max over {result['runs']} run(s)")
+        for name, f in figures.items():
+            print(f"  {name:58}{f['min']!s:>10}{f['median']!s:>10}{f['max']!s:>10}")
+    print("\ntargets: " + "; ".join(f"{k} {v}" for k, v in TARGETS.items()))
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    parser = argparse.ArgumentParser(
+        description=__doc__.splitlines()[0], formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    if "secured_to_plain_hub_throughput" in result:
-        print(
-            f"secured / plain broker throughput: hub {result['secured_to_plain_hub_throughput']}"
-            f", passthrough {result['secured_to_plain_passthrough_throughput']}"
-        )
-    print(f"written to {RESULTS}")
+    d = Settings()
+    parser.add_argument("--bootstrap", help="an existing broker (credentials: RENKEI_KAFKA_*)")
+    parser.add_argument("--broker", choices=("both", "secured", "plain"), default="both")
+    parser.add_argument("--runs", type=int, default=1)
+    parser.add_argument("--requests", type=int, default=d.requests)
+    parser.add_argument("--seconds", type=float, default=d.seconds)
+    parser.add_argument("--rate", type=float, help="offered load (default: capacity ÷ 4)")
+    parser.add_argument("--batch-max", type=int, default=d.batch_max)
+    parser.add_argument("--linger-ms", type=int, default=d.linger_ms)
+    parser.add_argument("--best-batches", default=",".join(map(str, d.best_batches)))
+    parser.add_argument("--persons", type=int, default=d.persons)
+    parser.add_argument("--stall-seconds", type=float, default=d.stall_seconds)
+    parser.add_argument("--out", type=Path, default=RESULTS / "hub.json")
+    a = parser.parse_args(argv)
+    s = Settings(
+        requests=a.requests,
+        seconds=a.seconds,
+        rate=a.rate,
+        batch_max=a.batch_max,
+        linger_ms=a.linger_ms,
+        best_batches=tuple(int(b) for b in a.best_batches.split(",") if b),
+        persons=a.persons,
+        stall_seconds=a.stall_seconds,
+    )
+    result: dict[str, Any] = {
+        "benchmark": "hub vs raw transactional passthrough, same broker, same run",
+        "when": now_iso(),
+        "machine": machine() | {"kafka": KAFKA_VERSION},
+        "settings": asdict(s),
+        "runs": a.runs,
+    }
+    runs: dict[str, list[dict[str, Any]]] = {}
+    try:
+        for run in range(a.runs):
+            if a.bootstrap:
+                say(f"run {run + 1}/{a.runs} on {a.bootstrap}")
+                with tempfile.TemporaryDirectory(prefix="renkei-bench-") as tmp:
+                    runs.setdefault("given", []).append(
+                        asyncio.run(measure(a.bootstrap, replace(s), Path(tmp)))
+                    )
+                continue
+            for label, secured in (("secured", True), ("plain", False)):
+                if a.broker in ("both", label):
+                    say(f"run {run + 1}/{a.runs} on a fresh {label} broker")
+                    runs.setdefault(label, []).append(on_local_broker(secured, s))
+    except BenchmarkError as exc:
+        print(f"benchmark failed: {exc}", file=sys.stderr)
+        raise SystemExit(1) from exc
+    result["brokers"] = {"secured": SECURED, "plain": "plaintext, no ACLs"} if not a.bootstrap \
+        else {"given": a.bootstrap}  # fmt: skip
+    result["measured"] = runs
+    result["summary"] = summarise(runs)
+    result["targets"] = TARGETS
+    write_results(a.out, result)
+    print_summary(result)
+    print(f"written to {a.out}")
+    return result
 
 
 if __name__ == "__main__":

@@ -79,6 +79,7 @@ class Observed:
     records: Counter[uuid.UUID] = field(default_factory=Counter)
     queries: Counter[uuid.UUID] = field(default_factory=Counter)  # by request message id
     latencies: list[float] = field(default_factory=list)  # request sent -> outcome received
+    outcome_times: list[float] = field(default_factory=list)  # when each of those arrived
     query_latencies: list[float] = field(default_factory=list)  # request sent -> query received
     query_timestamps: list[int] = field(default_factory=list)  # the hub's produce time, ms
     enrolled: dict[uuid.UUID, bytes] = field(default_factory=dict)
@@ -254,6 +255,7 @@ class Workload:
                             sent = self.sent_at.get(rid)
                             if sent is not None and self.observed.outcomes[rid] == 1:
                                 self.observed.latencies.append(now - sent)
+                                self.observed.outcome_times.append(now)
         finally:
             await consumer.stop()
 

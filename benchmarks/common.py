@@ -1,0 +1,209 @@
+"""What every benchmark shares: the results file, figures over repeated runs, the machine it ran
+on, child processes that are watched (a child that dies fails the benchmark at once, naming
+its log) and reading a topic with a stall timeout (no progress for a while is an error that
+says how far it got, never an idle wait).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import signal
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+from aiokafka.structs import TopicPartition
+
+from hub.readers import committed_reader, partitions_of
+from schemas.codec import message_type
+
+RESULTS = Path(__file__).resolve().parent.parent / "results"
+
+
+class BenchmarkError(RuntimeError):
+    """The benchmark could not measure what it set out to (the message says what and where)."""
+
+
+def machine() -> dict[str, Any]:
+    return {
+        "cpus": os.cpu_count(),
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "load_average_at_start": [round(x, 2) for x in os.getloadavg()],
+    }
+
+
+def now_iso() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+
+
+def write_results(path: Path, result: dict[str, Any]) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(result, indent=2) + "\n", "utf-8")
+    return path
+
+
+def spread(values: Iterable[float | None]) -> dict[str, Any]:
+    """min, median and max of one figure over the runs (runs that gave no figure left out)."""
+    present = [float(v) for v in values if v is not None and v == v]
+    if not present:
+        return {"min": None, "median": None, "max": None, "runs": 0}
+    return {
+        "min": round(min(present), 3),
+        "median": round(statistics.median(present), 3),
+        "max": round(max(present), 3),
+        "runs": len(present),
+    }
+
+
+def ratio(numerator: float | None, denominator: float | None) -> float | None:
+    if not numerator or not denominator or numerator != numerator or denominator != denominator:
+        return None
+    return round(numerator / denominator, 3)
+
+
+def percentile(values: Sequence[float], p: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(p / 100 * len(ordered)))]
+
+
+def latency_ms(seconds: Sequence[float]) -> dict[str, Any]:
+    return {
+        "p50": round(percentile(seconds, 50) * 1000, 1),
+        "p99": round(percentile(seconds, 99) * 1000, 1),
+        "samples": len(seconds),
+    }
+
+
+def rate_from_timestamps(stamps: Sequence[int]) -> float:
+    """Records per second between the first commit's records and the last record.
+
+    The records of one transaction share a produce time (ms); the first transaction's records
+    were done at the first timestamp, so the rate is the rest over the time they took. Fewer
+    than two distinct timestamps cannot give a rate: an error, not an infinity."""
+    if not stamps:
+        raise BenchmarkError("no output records to time")
+    first, last = min(stamps), max(stamps)
+    if last == first:
+        raise BenchmarkError(
+            f"all {len(stamps)} output records carry one timestamp (one transaction): "
+            "too few records to time; raise --requests"
+        )
+    after_first = sum(1 for s in stamps if s > first)
+    return after_first / ((last - first) / 1000)
+
+
+class Children:
+    """Child processes (`python -m ...`), each logging to its own file in `log_dir`."""
+
+    def __init__(self, log_dir: Path) -> None:
+        self.log_dir = log_dir
+        self.running: list[tuple[subprocess.Popen[bytes], Path, str]] = []
+        self._started = 0
+
+    def spawn(self, args: list[str], env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
+        self._started += 1
+        name = f"{self._started:02d}-{args[0].replace('.', '-')}"
+        log = self.log_dir / f"{name}.log"
+        with log.open("ab") as out:
+            process = subprocess.Popen(
+                [sys.executable, "-m", *args],
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                env=os.environ | (env or {}),
+            )
+        self.running.append((process, log, " ".join(args[:4])))
+        return process
+
+    def check(self) -> None:
+        """Raise if any child has exited (they are meant to run until stopped)."""
+        for process, log, what in self.running:
+            code = process.poll()
+            if code is not None:
+                raise BenchmarkError(
+                    f"`{what} …` exited with code {code} before the benchmark stopped it; "
+                    f"its log ({log}) ends:\n{tail(log)}"
+                )
+
+    def stop_one(self, process: subprocess.Popen[bytes]) -> None:
+        stop(process)
+        self.running = [entry for entry in self.running if entry[0] is not process]
+
+    def stop_all(self) -> None:
+        for process, _log, _what in self.running:
+            stop(process)
+        self.running = []
+
+
+def tail(log: Path, lines: int = 15) -> str:
+    try:
+        return "\n".join(log.read_text("utf-8", "replace").splitlines()[-lines:])
+    except OSError:
+        return "(no log)"
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is not None:
+        return
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(60)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+async def read_topic(
+    bootstrap: str,
+    topic: str,
+    want: int,
+    *,
+    stall_seconds: float,
+    only: str | None = None,
+    watch: Callable[[], None] | None = None,
+    what: str = "records",
+) -> list[tuple[Any, float]]:
+    """(record, arrival time) of the first `want` committed records of `topic` (of message type
+    `only`, read from the header alone). Raises BenchmarkError when nothing new arrives for
+    `stall_seconds`, or when `watch` raises (a child process died)."""
+    parts = await partitions_of(bootstrap, topic)
+    if not parts:
+        raise BenchmarkError(f"topic {topic} does not exist: nothing will arrive on it")
+    consumer = committed_reader(bootstrap, max_partition_fetch_bytes=4 * 1024 * 1024)
+    await consumer.start()
+    try:
+        tps = [TopicPartition(topic, p) for p in parts]
+        consumer.assign(tps)
+        await consumer.seek_to_beginning(*tps)
+        got: list[tuple[Any, float]] = []
+        progress = time.monotonic()
+        while len(got) < want:
+            batch = await consumer.getmany(timeout_ms=200, max_records=10_000)
+            now = time.monotonic()
+            before = len(got)
+            got.extend(
+                (r, now)
+                for rs in batch.values()
+                for r in rs
+                if only is None or message_type(r.value or b"") == only
+            )
+            if len(got) > before:
+                progress = now
+            elif now - progress > stall_seconds:
+                raise BenchmarkError(
+                    f"{len(got)} of {want} {what} arrived on {topic}, then nothing for "
+                    f"{stall_seconds:.0f} s"
+                )
+            if watch is not None:
+                watch()
+        return got
+    finally:
+        await consumer.stop()
