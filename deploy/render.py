@@ -191,6 +191,12 @@ def _kafka_env(principal: str, registry: Registry) -> list[dict[str, Any]]:
     ]  # fmt: skip
 
 
+# The operators' private signing key (operator.key, from `renkei keys control` or the operators'
+# key management), made by the operator as a Secret; never rendered, never in git.
+OPERATOR_SIGNING_SECRET = "renkei-operator-signing-key"  # noqa: S105 (a Secret's name)
+SIGNING_MOUNT = "/etc/renkei/control-signing"
+
+
 def registration_job(registry: Registry) -> dict[str, Any]:
     """Register every agency on the control channel (idempotent: a registration repeated is
     the same registration). Rerun after adding an agency (delete the finished Job first)."""
@@ -215,15 +221,22 @@ def registration_job(registry: Registry) -> dict[str, Any]:
                         "name": "register",
                         "image": registry.image,
                         "command": ["sh", "-c", " && ".join(commands)],
-                        "env": _kafka_env(OPERATOR, registry),
+                        # registrations are control records: signed with the operators' key
+                        "env": [*_kafka_env(OPERATOR, registry),
+                                {"name": "RENKEI_OPERATOR_KEY_FILE",
+                                 "value": f"{SIGNING_MOUNT}/operator.key"}],
                         "volumeMounts": [{"name": "kafka-ca", "mountPath": "/etc/renkei/kafka-ca",
+                                          "readOnly": True},
+                                         {"name": "operator-signing", "mountPath": SIGNING_MOUNT,
                                           "readOnly": True}],
                         "securityContext": {"allowPrivilegeEscalation": False,
                                             "readOnlyRootFilesystem": True,
                                             "capabilities": {"drop": ["ALL"]}},
                     }],
                     "volumes": [{"name": "kafka-ca", "secret": {
-                        "secretName": f"{registry.kafka_cluster}-cluster-ca-cert"}}],
+                        "secretName": f"{registry.kafka_cluster}-cluster-ca-cert"}},
+                                {"name": "operator-signing",
+                                 "secret": {"secretName": OPERATOR_SIGNING_SECRET}}],
                 },
             },
         },

@@ -3,14 +3,28 @@ renders today, and the rendered ACLs are DOMAIN.md §4's topic table."""
 
 from __future__ import annotations
 
-from pathlib import Path
+import json
+import secrets
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 import pytest
 
+from deploy.local.certificates import issue_development_certificates
 from deploy.render import K8S, build, dump, load_registry
+from hub.control_signatures import (
+    PRIVATE_SETTING,
+    PUBLIC_SETTING,
+    Signer,
+    generate_control_keys,
+    load_signing,
+    load_trust,
+)
+from hub.core.keys import KEYS_FILE_ENV, generate_key_set, load_key_set
 from hub.stage import StageConfig
 from hub.topics import CONTROL, DEAD_LETTERS, LAYOUT, PERSONS, PROVISION_RECORDS, STATE
+from portal.tokens import KEY_VARIABLE as PORTAL_TOKEN_KEY
+from producers import HUB_SEALING_KEY_ENV, Connection
 
 from .kubernetes import crd_schemas, documents, kustomize_resources, validate
 
@@ -96,6 +110,123 @@ def test_the_hub_is_probed_on_all_interfaces_and_outlives_a_transaction_when_sto
     assert hub["resources"]["limits"]
     kinds = {d["kind"] for d in documents(K8S / "base/hub.yaml")}
     assert "PodDisruptionBudget" in kinds
+
+
+# ---- what a container is given at start ----------------------------------------------------
+
+# ConfigMaps the operator makes from files (README, deploy section): name -> keys they hold.
+OPERATOR_CONFIGMAPS = {
+    "renkei-control-trust": {"operator.pub", "ppc.pub"},  # renkei keys control (public halves)
+    "renkei-hub-public": {HUB_SEALING_KEY_ENV, "RENKEI_RECORD_VERIFY_KEYS"},  # renkei keys public
+}
+
+
+def _workload(name: str) -> dict[str, Any]:
+    """The Deployment or Job `name` of the base (both hold their pod at spec.template)."""
+    workloads = [d for path in kustomize_resources(K8S / "base") for d in documents(path)
+                 if d["kind"] in ("Deployment", "Job")]  # fmt: skip
+    return next(d for d in workloads if d["metadata"]["name"] == name)
+
+
+def _environment(deployment: dict[str, Any]) -> dict[str, str]:
+    """The container's environment as Kubernetes would set it: values, and names whose value
+    comes from a Secret (a stand-in), a rendered ConfigMap or one the operator makes."""
+    rendered = {d["metadata"]["name"]: d["data"] for path in kustomize_resources(K8S / "base")
+                for d in documents(path) if d["kind"] == "ConfigMap"}  # fmt: skip
+    container = deployment["spec"]["template"]["spec"]["containers"][0]
+    env: dict[str, str] = {}
+    for source in container.get("envFrom", []):
+        name = source["configMapRef"]["name"]
+        assert name in rendered or name in OPERATOR_CONFIGMAPS, f"no ConfigMap {name}"
+        keys = rendered.get(name) or dict.fromkeys(OPERATOR_CONFIGMAPS[name], "from-configmap")
+        env.update(keys)
+    for variable in container.get("env", []):
+        env[variable["name"]] = variable.get("value", "from-secret")
+    return env
+
+
+def _mounted(deployment: dict[str, Any], path: str) -> str:
+    """The name of the volume file `path` is read from; fails if no volume provides it."""
+    pod = deployment["spec"]["template"]["spec"]
+    container = pod["containers"][0]
+    file = PurePosixPath(path)
+    mount = next((m for m in container.get("volumeMounts", [])
+                  if PurePosixPath(m["mountPath"]) == file.parent), None)  # fmt: skip
+    assert mount is not None, f"nothing is mounted where {path} is read"
+    volume = next(v for v in pod["volumes"] if v["name"] == mount["name"])
+    if "configMap" in volume and volume["configMap"]["name"] in OPERATOR_CONFIGMAPS:
+        assert file.name in OPERATOR_CONFIGMAPS[volume["configMap"]["name"]], path
+    assert "secret" in volume or "configMap" in volume, volume
+    return str(volume["name"])
+
+
+def test_the_hub_deployment_gives_the_hub_every_setting_it_needs_to_start(
+    tmp_path: Path,
+) -> None:
+    """The hub's own start-up loaders accept the Deployment's settings, with development files
+    where the Deployment mounts its Secrets and ConfigMaps."""
+    deployment = _workload("renkei-hub")
+    env = _environment(deployment)
+    files = [KEYS_FILE_ENV, "RENKEI_KAFKA_CA_FILE", *PUBLIC_SETTING.values()]
+    for setting in files:
+        assert setting in env, f"the hub Deployment does not set {setting}"
+        _mounted(deployment, env[setting])
+    for setting in ("KAFKA_BOOTSTRAP_SERVERS", "RENKEI_PARTITIONS", "RENKEI_REPLICATION"):
+        assert env.get(setting), f"the hub Deployment does not set {setting}"
+    assert env["RENKEI_HTTP_HOST"] == "0.0.0.0"
+    # the same settings, each file made where the Deployment says it is
+    local = {name: str(tmp_path / env[name].lstrip("/")) for name in files}
+    control = generate_control_keys(tmp_path / "made")
+    ca = issue_development_certificates(tmp_path / "made" / "tls").ca_file
+    made = {
+        KEYS_FILE_ENV: json.dumps(generate_key_set(secrets.token_bytes)),
+        "RENKEI_KAFKA_CA_FILE": ca.read_text(),
+    } | {setting: Path(control[setting]).read_text() for setting in PUBLIC_SETTING.values()}
+    for setting, path in local.items():
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        Path(path).write_text(made[setting])
+    started = env | local
+    load_key_set(started)
+    load_trust(started)
+    connection = Connection.from_environment(environ=started)
+    assert (connection.security_protocol, connection.sasl_username) == ("SASL_SSL", "hub")
+
+
+def test_the_registration_job_signs_the_registrations_with_the_operators_key(
+    tmp_path: Path,
+) -> None:
+    """Registrations are control records: the hub applies only those the operators signed."""
+    job = _workload("renkei-register-agencies")
+    env = _environment(job)
+    setting = PRIVATE_SETTING[Signer.OPERATOR]
+    assert setting in env, f"the registration Job does not set {setting}"
+    assert _mounted(job, env[setting]) == "operator-signing"
+    volume = next(v for v in job["spec"]["template"]["spec"]["volumes"]
+                  if v["name"] == "operator-signing")  # fmt: skip
+    assert "secret" in volume  # a private key: a Secret, never a ConfigMap
+    made = generate_control_keys(tmp_path / "made")
+    local = tmp_path / env[setting].lstrip("/")
+    local.parent.mkdir(parents=True)
+    local.write_bytes(Path(made[setting]).read_bytes())
+    signing = load_signing(env | {setting: str(local)})
+    assert signing.keys.keys() == {Signer.OPERATOR}
+
+
+def test_the_portal_runs_as_one_replica_with_the_hubs_public_keys() -> None:
+    """One replica: the hub's replies to the portal (a first sign-in's enrolment) reach the
+    portal's consumer group, i.e. whichever replica owns the partition, not the one that asked."""
+    deployment = _workload("renkei-portal")
+    assert deployment["spec"]["replicas"] == 1
+    assert deployment["spec"]["strategy"]["type"] == "Recreate"  # no second one in a rollout
+    env = _environment(deployment)
+    for setting in (HUB_SEALING_KEY_ENV, "RENKEI_RECORD_VERIFY_KEYS", PORTAL_TOKEN_KEY,
+                    "RENKEI_PORTAL_SECRET", "KAFKA_BOOTSTRAP_SERVERS"):  # fmt: skip
+        assert setting in env, f"the portal Deployment does not set {setting}"
+    _mounted(deployment, env["RENKEI_KAFKA_CA_FILE"])
+    connection = Connection.from_environment(
+        environ=env | {"RENKEI_KAFKA_CA_FILE": ""}  # the CA: checked above
+    )
+    assert (connection.security_protocol, connection.sasl_username) == ("SASL_SSL", "portal")
 
 
 # ---- the ACLs against DOMAIN.md §4 -----------------------------------------------------------
