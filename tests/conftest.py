@@ -4,9 +4,10 @@ Order: `KAFKA_BOOTSTRAP_SERVERS` if set (its credentials from RENKEI_KAFKA_*, se
 producers/connection.py); otherwise a real local Apache Kafka started from Maven Central jars
 (deploy/local/broker.py), secured as production is: SASL/SCRAM-SHA-512 over TLS, ACLs, one
 super user; otherwise (or with RENKEI_TEST_BROKER=testcontainers), when a Docker engine
-answers, testcontainers with the project's own Kafka image (tests/kafka_container.py), which
-is plaintext (the tests then run unsecured and tests/security fails, saying so), one container
-per hub test module. A missing broker fails the test run: integration tests are never skipped.
+answers, testcontainers with the project's own Kafka image (tests/kafka_container.py), secured
+the same way with the same CA and admin password, one container per hub test module (CI takes
+this path: its Docker engine is there). The three-node tests start local jars on either path.
+A missing broker fails the test run: integration tests are never skipped.
 
 Every local cluster of the session shares one development CA and admin password
 (`broker_security`), and the process environment holds the admin's RENKEI_KAFKA_* settings,
@@ -17,30 +18,26 @@ so code under test that reads its connection from configuration (the hub, the CL
 
 from __future__ import annotations
 
-import contextlib
 import os
 import re
 import shutil
 import tempfile
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from deploy.local.broker import KAFKA_VERSION, BrokerError, BrokerSecurity, KafkaCluster
 from hub.control_signatures import generate_control_keys
-from tests.brokers import own_local_broker
-
-
-@dataclass
-class BrokerInfo:
-    bootstrap: str
-    origin: str
-    version: str
-    startup_seconds: float | None
-
+from tests.brokers import (
+    EXTERNAL,
+    LOCAL_JARS,
+    TESTCONTAINERS,
+    BrokerInfo,
+    container_broker,
+    own_broker,
+)
 
 _info: BrokerInfo | None = None
 
@@ -63,9 +60,6 @@ def _local_jars_can_run() -> bool:
     )
 
 
-TESTCONTAINERS = "testcontainers (the project's Kafka image, plaintext)"
-
-
 def _use_testcontainers() -> bool:
     """RENKEI_TEST_BROKER=testcontainers or =local chooses; by default the local jars, and
     testcontainers only where Java or Maven is missing but a Docker engine answers."""
@@ -73,19 +67,6 @@ def _use_testcontainers() -> bool:
     if chosen in ("testcontainers", "local"):
         return chosen == "testcontainers"
     return not _local_jars_can_run() and _docker_engine_answers()
-
-
-@contextlib.contextmanager
-def _container() -> Iterator[tuple[str, float]]:
-    """A fresh broker in a container, removed afterwards; failing the tests if none starts."""
-    from .kafka_container import project_kafka
-
-    with contextlib.ExitStack() as stack:
-        try:
-            bootstrap, seconds = stack.enter_context(project_kafka())
-        except Exception as exc:  # engine, image or broker start-up: say which, never skip
-            pytest.fail(f"no Kafka container for integration tests: {exc}", pytrace=False)
-        yield bootstrap, seconds
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -134,12 +115,11 @@ def kafka_broker(broker_security: BrokerSecurity) -> Iterator[BrokerInfo]:
     global _info
     env = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
     if env:
-        _info = BrokerInfo(env, "KAFKA_BOOTSTRAP_SERVERS", "external", None)
+        _info = BrokerInfo(env, EXTERNAL, "external", None)
         yield _info
         return
     if _use_testcontainers():
-        os.environ["RENKEI_KAFKA_SECURITY_PROTOCOL"] = "PLAINTEXT"
-        with _container() as (bootstrap, seconds):
+        with container_broker(broker_security, "integration tests") as (bootstrap, seconds):
             _info = BrokerInfo(bootstrap, TESTCONTAINERS, KAFKA_VERSION, seconds)
             yield _info
         return
@@ -148,9 +128,7 @@ def kafka_broker(broker_security: BrokerSecurity) -> Iterator[BrokerInfo]:
         cluster.start()
     except BrokerError as exc:
         pytest.fail(f"no Kafka broker for integration tests: {exc}", pytrace=False)
-    _info = BrokerInfo(
-        cluster.bootstrap, "local jars, SASL_SSL", KAFKA_VERSION, cluster.startup_seconds
-    )
+    _info = BrokerInfo(cluster.bootstrap, LOCAL_JARS, KAFKA_VERSION, cluster.startup_seconds)
     try:
         yield _info
     finally:
@@ -167,14 +145,7 @@ def isolated_kafka(kafka_broker: BrokerInfo, broker_security: BrokerSecurity) ->
     """A broker of this module's own, for tests of the hub, whose topic names are fixed by the
     contract (renkei.control, agency.<id>.in …) and whose state must not leak between modules.
     With KAFKA_BOOTSTRAP_SERVERS set there is only that broker, and it is shared."""
-    if kafka_broker.origin == TESTCONTAINERS:
-        with _container() as (bootstrap, _seconds):
-            yield bootstrap
-        return
-    if not kafka_broker.origin.startswith("local jars"):
-        yield kafka_broker.bootstrap
-        return
-    with own_local_broker(broker_security, "integration tests") as bootstrap:
+    with own_broker(kafka_broker, broker_security, "integration tests") as bootstrap:
         yield bootstrap
 
 

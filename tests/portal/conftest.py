@@ -5,7 +5,6 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 from sqlalchemy import text
@@ -13,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from deploy.local.broker import BrokerSecurity
 from portal.database import create_engine, migrate
-from tests.brokers import own_local_broker
+from tests.brokers import BrokerInfo, own_broker
 from tests.portal.postgres import PostgresUnavailable, throwaway_cluster
 from tests.portal.world import World, portal_world
 
@@ -58,12 +57,9 @@ async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
 
 
 @pytest.fixture(scope="package")
-def portal_kafka(kafka_broker: Any, broker_security: BrokerSecurity) -> Iterator[str]:
+def portal_kafka(kafka_broker: BrokerInfo, broker_security: BrokerSecurity) -> Iterator[str]:
     """A broker of the portal tests' own: the hub's topic names are fixed by the contract."""
-    if not kafka_broker.origin.startswith("local jars"):
-        yield kafka_broker.bootstrap
-        return
-    with own_local_broker(broker_security, "the portal tests") as bootstrap:
+    with own_broker(kafka_broker, broker_security, "the portal tests") as bootstrap:
         yield bootstrap
 
 

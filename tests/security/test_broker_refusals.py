@@ -64,9 +64,9 @@ class Cluster:
 
 @pytest.fixture(scope="module")
 async def cluster(kafka_broker: BrokerInfo, isolated_kafka: str) -> Cluster:
-    if not kafka_broker.origin.startswith("local jars"):
+    if not kafka_broker.secured_here:
         pytest.fail(
-            f"the attack suite needs the secured local broker, not {kafka_broker.origin}",
+            f"the attack suite needs a secured broker of its own, not {kafka_broker.origin}",
             pytrace=False,
         )
     bootstrap = isolated_kafka
