@@ -1,4 +1,5 @@
-"""`renkei deploy …`: the Kubernetes manifests that come from the registry."""
+"""`renkei deploy …`: the Kubernetes manifests that come from the registry, and the
+development certificates of the compose deployment."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from typing import Annotated
 
 import typer
 
+from deploy.local.certificates import LOCAL_HOSTS, issue_development_certificates
 from deploy.render import K8S, REGISTRY, RegistryError, load_registry, write
 
 deploy_app = typer.Typer(help="Deployment manifests generated from the registry.",
@@ -30,3 +32,24 @@ def render(
     for path in write(loaded, out):
         typer.echo(f"wrote {path}")
     typer.echo(f"{len(loaded.agencies)} agencies, {loaded.hub_partitions} hub partitions")
+
+
+@deploy_app.command("dev-certificates")
+def dev_certificates(
+    out: Annotated[
+        Path, typer.Option(help="The directory to write ca.pem and broker-keystore.pem into.")
+    ],
+    host: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="A name or address the brokers are "
+            "reached at (repeat it); 127.0.0.1 and localhost are always included."
+        ),
+    ] = None,
+) -> None:
+    """A development CA and the one broker certificate (CN=admin, the controller listener's
+    principal) every broker of a development cluster shares. Never for production: the
+    cluster's own CA issues each broker its certificate there (deploy/k8s: Strimzi)."""
+    hosts = (*dict.fromkeys([*(host or []), *LOCAL_HOSTS]),)
+    made = issue_development_certificates(out, hosts=hosts, days=365)
+    typer.echo(f"wrote {made.ca_file} and {made.broker_keystore} for {', '.join(hosts)}")

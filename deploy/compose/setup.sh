@@ -12,7 +12,6 @@ renkei keys public /var/lib/renkei/keys/keys.json > /var/lib/renkei/credentials/
 # hubs trust the public halves, the registrations below are signed with the operators' key.
 [ -f /var/lib/renkei/control/operator.key ] \
   || renkei keys control --out /var/lib/renkei/control > /dev/null   # development keys only
-export RENKEI_OPERATOR_KEY_FILE=/var/lib/renkei/control/operator.key
 renkei hub init   # the hub's topics (RENKEI_PARTITIONS, RENKEI_REPLICATION) and their layout
 for principal in hub operator ppc; do
   renkei hub principal "$principal" --credentials "/var/lib/renkei/credentials/$principal.kafka.env"

@@ -3,6 +3,8 @@
 Every secured local cluster gets a fresh CA and one broker certificate (for 127.0.0.1 and
 localhost), written as PEM files into the cluster's own temporary directory and deleted with
 it: nothing here is ever committed or reused. Clients trust the CA file (`RENKEI_KAFKA_CA_FILE`).
+The compose deployment makes its set with `renkei deploy dev-certificates` (the brokers'
+container names as hosts) into a volume of its own.
 
 The broker certificate's subject is `CN=admin`: on the controller listener the node proves
 who it is with this certificate (mutual TLS), and the principal it maps to is the bootstrap
@@ -46,10 +48,28 @@ def _pem(cert: x509.Certificate) -> bytes:
     return cert.public_bytes(serialization.Encoding.PEM)
 
 
+LOCAL_HOSTS = ("localhost", "127.0.0.1")
+
+
+def _subject_names(hosts: tuple[str, ...]) -> list[x509.GeneralName]:
+    names: list[x509.GeneralName] = []
+    for host in hosts:
+        try:
+            names.append(x509.IPAddress(ipaddress.ip_address(host)))
+        except ValueError:
+            names.append(x509.DNSName(host))
+    return names
+
+
 def issue_development_certificates(
-    directory: Path, *, days: int = 7, ca_name: str = "Renkei development CA"
+    directory: Path,
+    *,
+    days: int = 7,
+    ca_name: str = "Renkei development CA",
+    hosts: tuple[str, ...] = LOCAL_HOSTS,
 ) -> DevelopmentCertificates:
-    """Create a CA and a broker certificate signed by it in `directory` (mode 0600 keys)."""
+    """Create a CA and a broker certificate signed by it in `directory` (mode 0600 keys), the
+    certificate valid for `hosts` (names or IP addresses; every broker of a cluster shares it)."""
     directory.mkdir(parents=True, exist_ok=True)
     now = datetime.datetime.now(datetime.UTC)
     ca_key = ec.generate_private_key(ec.SECP256R1())
@@ -88,9 +108,7 @@ def issue_development_certificates(
         .not_valid_before(now - datetime.timedelta(minutes=5))
         .not_valid_after(now + datetime.timedelta(days=days))
         .add_extension(
-            x509.SubjectAlternativeName(
-                [x509.DNSName("localhost"), x509.IPAddress(ipaddress.IPv4Address("127.0.0.1"))]
-            ),
+            x509.SubjectAlternativeName(_subject_names(hosts)),
             critical=False,
         )
         .add_extension(

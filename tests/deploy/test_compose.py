@@ -32,6 +32,8 @@ def _config() -> dict[str, object]:
 
 
 def test_compose_accepts_the_file_with_three_brokers_at_replication_3_and_two_hubs() -> None:
+    """…every listener over TLS (SCRAM on the client listeners, mutual TLS for the
+    controllers), and the clients trust the deployment's CA."""
     services = _config()["services"]
     assert isinstance(services, dict)
     brokers = [s for s in services if s.startswith("kafka-")]
@@ -41,7 +43,15 @@ def test_compose_accepts_the_file_with_three_brokers_at_replication_3_and_two_hu
         assert env["KAFKA_CFG_DEFAULT_REPLICATION_FACTOR"] == "3"
         assert env["KAFKA_CFG_MIN_INSYNC_REPLICAS"] == "2"
         assert env["KAFKA_CFG_ALLOW_EVERYONE_IF_NO_ACL_FOUND"] == "false"
-        assert "PLAINTEXT:PLAINTEXT" not in env["KAFKA_CFG_LISTENER_SECURITY_PROTOCOL_MAP"]
+        protocols = dict(
+            pair.split(":") for pair in env["KAFKA_CFG_LISTENER_SECURITY_PROTOCOL_MAP"].split(",")
+        )
+        assert protocols == {"INTERNAL": "SASL_SSL", "EXTERNAL": "SASL_SSL", "CONTROLLER": "SSL"}
+        assert env["KAFKA_CFG_LISTENER_NAME_CONTROLLER_SSL_CLIENT_AUTH"] == "required"
+        assert env["KAFKA_CFG_SSL_ENDPOINT_IDENTIFICATION_ALGORITHM"] == "https"
+    setup = services["setup"]["environment"]
+    assert setup["RENKEI_KAFKA_SECURITY_PROTOCOL"] == "SASL_SSL"
+    assert setup["RENKEI_KAFKA_CA_FILE"].startswith("/etc/renkei/tls/")
     hubs = [s for s in services if s.startswith("hub-")]
     assert len(hubs) == 2
     for name in services:
