@@ -12,6 +12,14 @@ restore neither blocks the rebalance callback nor stops heart-beats; a failed at
 Any failure inside a transaction (including a commit or abort that times out, whose outcome is
 unknown) discards that producer, drops the partition's in-memory state and re-initialises the
 partition the same way: new producer, state rebuilt, position reset to the committed offset.
+
+A transaction costs a roughly fixed time (several round trips to the broker), so the stage does
+not wait for it before working on the next records: while a partition's transaction commits,
+the loop fetches and processes that partition's next batch, whose transaction begins once the
+previous one committed (one producer, one transaction at a time). Every batch is processed
+under the partition's *epoch*; a failure or a revocation starts a new epoch, and a processed
+batch of an older epoch is discarded unsent (its records are read again from the committed
+offset, on rebuilt state), so overlapping never lets output of discarded state through.
 """
 
 from __future__ import annotations
@@ -19,6 +27,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+from collections import deque
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -77,8 +86,11 @@ class StageConfig:
     group_id: str
     topics: Sequence[str] = ()
     pattern: str | None = None
-    batch_max: int = 500
+    batch_max: int = 500  # records per transaction at most, per partition
     linger_ms: int = 50
+    # Processed batches of one partition waiting for (or in) their transaction: 2 lets the next
+    # batch be processed while the previous one commits; 1 would wait for every commit.
+    in_flight: int = 2
     transaction_timeout_ms: int = 30_000
     commit_timeout_s: float = 30.0
     # A partition with records waiting that has not committed for this long is stalled.
@@ -151,6 +163,10 @@ class Stage:
         self._consumer: AIOKafkaConsumer | None = None
         self._stopping = asyncio.Event()
         self.ready = asyncio.Event()
+        # Bumped whenever a partition's state is dropped (failure, revocation, made ready):
+        # a batch processed in an older epoch is never committed.
+        self._epochs: dict[TopicPartition, int] = {}
+        self._pending: dict[TopicPartition, deque[asyncio.Task[None]]] = {}  # oldest first
         self._advanced_at: dict[TopicPartition, float] = {}  # last commit (or assignment)
         self._lag: dict[TopicPartition, int] = {}  # as last measured by `lag()`
 
@@ -202,6 +218,7 @@ class Stage:
         while consumer is not None and tp in consumer.assignment() and not self.stopping:
             try:
                 async with self._lock(tp):
+                    self._new_epoch(tp)
                     await self._close_producer(tp)
                     self.processor.drop(tp)
                     self._producers[tp] = await self._new_producer(tp)
@@ -232,6 +249,9 @@ class Stage:
     def _lock(self, tp: TopicPartition) -> asyncio.Lock:
         return self._locks.setdefault(tp, asyncio.Lock())
 
+    def _new_epoch(self, tp: TopicPartition) -> None:
+        self._epochs[tp] = self._epochs.get(tp, 0) + 1
+
     async def _revoke(self, partitions: list[TopicPartition]) -> None:
         for tp in partitions:
             making = self._making.pop(tp, None)
@@ -240,6 +260,7 @@ class Stage:
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await making
             async with self._lock(tp):
+                self._new_epoch(tp)
                 self._prepared.discard(tp)
                 await self._close_producer(tp)
                 self.processor.drop(tp)
@@ -251,55 +272,87 @@ class Stage:
         producer, rebuilt state, committed position) in the background."""
         consumer = self._consumer
         assert consumer is not None
+        self._new_epoch(tp)
         self._prepared.discard(tp)
         if tp in consumer.assignment():
             consumer.pause(tp)
             self._make_ready_later(tp)
 
-    async def _transact(
+    async def _submit(
         self, tp: TopicPartition, records: Sequence[ConsumerRecord[bytes, bytes]]
     ) -> None:
-        async with self._lock(tp):
-            await self._transact_locked(tp, records)
-
-    async def _transact_locked(
-        self, tp: TopicPartition, records: Sequence[ConsumerRecord[bytes, bytes]]
-    ) -> None:
-        producer = self._producers.get(tp)
-        if producer is None or tp not in self._prepared:
+        """Process a batch now and commit it in its own transaction after the partition's
+        previous batches; waits only while `in_flight` batches of the partition are pending."""
+        pending = self._pending.setdefault(tp, deque())
+        while pending and pending[0].done():
+            pending.popleft()
+        while len(pending) >= self.config.in_flight:
+            await asyncio.wait({pending[0]})
+            while pending and pending[0].done():
+                pending.popleft()
+        if tp not in self._prepared or tp not in self._producers:
             # Fetched before the partition was ready (or after it was revoked): never skip
             # records silently; read them again once the partition is ready.
             consumer = self._consumer
             if consumer is not None and tp in consumer.assignment():
                 consumer.seek(tp, records[0].offset)
             return
-        began = time.perf_counter()
+        epoch = self._epochs.get(tp, 0)
         try:
             # Processors dead-letter a record their code fails on; should the batch fail
-            # anyway, the partition is re-initialised below rather than the stage stopped.
+            # anyway, the partition is re-initialised rather than the stage stopped.
             outputs = self.processor.process(tp, records)
-            await producer.begin_transaction()
-            futures = await _send_batched(producer, outputs)
-            await asyncio.wait_for(asyncio.gather(*futures), self.config.commit_timeout_s)
-            await producer.send_offsets_to_transaction(
-                {tp: records[-1].offset + 1}, self.config.group_id
-            )
-            await asyncio.wait_for(producer.commit_transaction(), self.config.commit_timeout_s)
         except Exception as exc:
-            metrics.TRANSACTIONS.labels(self.config.name, "failed").inc()
-            log.warning(
-                "transaction failed; partition re-initialised",
-                stage=self.config.name,
-                partition=tp.partition,
-                error=type(exc).__name__,
-            )
+            self._failed(tp, exc)
             await self._reinitialise(tp)
             return
+        previous = pending[-1] if pending else None
+        pending.append(asyncio.create_task(self._commit(tp, records, outputs, epoch, previous)))
+
+    async def _commit(
+        self,
+        tp: TopicPartition,
+        records: Sequence[ConsumerRecord[bytes, bytes]],
+        outputs: list[Output],
+        epoch: int,
+        previous: asyncio.Task[None] | None,
+    ) -> None:
+        """The batch's transaction: its outputs and its input offsets, after `previous`."""
+        if previous is not None:
+            await asyncio.wait({previous})
+        async with self._lock(tp):
+            producer = self._producers.get(tp)
+            if producer is None or self._epochs.get(tp, 0) != epoch:
+                # Processed on state that has since been dropped: discarded unsent; its
+                # records are read again from the committed offset.
+                return
+            began = time.perf_counter()
+            try:
+                await producer.begin_transaction()
+                futures = await _send_batched(producer, outputs)
+                await asyncio.wait_for(asyncio.gather(*futures), self.config.commit_timeout_s)
+                await producer.send_offsets_to_transaction(
+                    {tp: records[-1].offset + 1}, self.config.group_id
+                )
+                await asyncio.wait_for(producer.commit_transaction(), self.config.commit_timeout_s)
+            except Exception as exc:
+                self._failed(tp, exc)
+                await self._reinitialise(tp)
+                return
         self._advanced_at[tp] = time.monotonic()
         metrics.TRANSACTIONS.labels(self.config.name, "committed").inc()
         metrics.COMMIT_SECONDS.labels(self.config.name).observe(time.perf_counter() - began)
         metrics.RECORDS_IN.labels(self.config.name).inc(len(records))
         metrics.RECORDS_OUT.labels(self.config.name).inc(len(outputs))
+
+    def _failed(self, tp: TopicPartition, exc: Exception) -> None:
+        metrics.TRANSACTIONS.labels(self.config.name, "failed").inc()
+        log.warning(
+            "transaction failed; partition re-initialised",
+            stage=self.config.name,
+            partition=tp.partition,
+            error=type(exc).__name__,
+        )
 
     async def run(self) -> None:
         """Consume until `stop()`; then finish the open transactions and leave the group."""
@@ -322,11 +375,19 @@ class Stage:
         await consumer.start()
         try:
             while not self._stopping.is_set():
-                batch = await consumer.getmany(timeout_ms=cfg.linger_ms, max_records=cfg.batch_max)
-                if not batch:
-                    continue
-                await asyncio.gather(*(self._transact(tp, recs) for tp, recs in batch.items()))
+                # up to batch_max records for each assigned partition, one transaction each
+                most = cfg.batch_max * max(1, len(consumer.assignment()))
+                batch = await consumer.getmany(timeout_ms=cfg.linger_ms, max_records=most)
+                for tp, records in batch.items():
+                    for first in range(0, len(records), cfg.batch_max):
+                        await self._submit(tp, records[first : first + cfg.batch_max])
         finally:
+            # the transactions of what was processed finish before the producers close
+            await asyncio.gather(
+                *(task for pending in self._pending.values() for task in pending),
+                return_exceptions=True,
+            )
+            self._pending.clear()
             for making in self._making.values():
                 making.cancel()
             await asyncio.gather(*self._making.values(), return_exceptions=True)
