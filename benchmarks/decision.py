@@ -1,9 +1,12 @@
 """Benchmark of the hub's decision core: decisions per second on one core with a 1,000-row
 legal-basis table and 1,000,000 persons in state, and the memory each person's state takes.
 
-    python -m benchmarks.decision [--persons N] [--decisions N]
+    python -m benchmarks.decision [--persons N] [--decisions N] [--out FILE]
 
-Writes results/decision.json. A command, not a timed test: the figures are for the record.
+Beside it in the same run, the baseline of the target (issue 15: the decision core at least 2 ×
+the codec's decode rate of the same request, so deciding is never the bottleneck): the codec's
+decodes per second of the very requests decided. Writes results/decision.json. A command, not
+a timed test: the figures are for the record.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from benchmarks.common import machine, now_iso, ratio
 from hub.core.decision import decide
 from hub.core.keyring import Keyring
 from hub.core.keys import generate_key_set, parse_key_set
@@ -37,6 +41,7 @@ from hub.core.state import (
     register_agency,
     sys_intern,
 )
+from schemas.codec import decode, encode
 from schemas.models import AttributeRequest, Metadata
 from schemas.vocabulary import EventType, Sector, agency_kind
 
@@ -213,14 +218,32 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         record_decision(state, request.metadata.sender, request.request_id, decision, now)
     recorded_seconds = time.perf_counter() - started
 
+    # the baseline: the codec decoding the same requests, on the same core, in the same run
+    encoded = [encode(r) for r in requests]
+    gc.collect()
+    started = time.perf_counter()
+    for data in encoded * max(1, n // len(encoded)):
+        decode(data)
+    decodes = len(encoded) * max(1, n // len(encoded))
+    decode_seconds = time.perf_counter() - started
+    decisions_per_second = n / decide_seconds
+    decodes_per_second = decodes / decode_seconds
+
     result = {
         "benchmark": "hub decision core",
+        "when": now_iso(),
         "python": platform.python_version(),
         "machine": platform.machine(),
+        "host": machine(),
         "table_rows": len(table.rows),
         "persons_in_state": len(state.persons),
         "decisions": n,
-        "decisions_per_second": round(n / decide_seconds),
+        "decisions_per_second": round(decisions_per_second),
+        "codec_decodes_per_second_same_requests": round(decodes_per_second),
+        "ratios": {
+            "decisions_to_codec_decodes": ratio(decisions_per_second, decodes_per_second),
+        },
+        "target_decisions_to_codec_decodes": 2.0,
         "microseconds_per_decision": round(decide_seconds / n * 1e6, 2),
         "decide_and_record_per_second": round(len(fresh) / recorded_seconds),
         "memory_per_person_bytes_tracemalloc": round(per_person),
