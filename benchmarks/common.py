@@ -6,6 +6,7 @@ says how far it got, never an idle wait).
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import platform
@@ -19,8 +20,12 @@ from pathlib import Path
 from typing import Any
 
 from aiokafka.structs import TopicPartition
+from confluent_kafka import ConsumerGroupState
+from confluent_kafka.admin import AdminClient
 
+from hub.acl_admin import librdkafka_config
 from hub.readers import committed_reader, partitions_of
+from producers.connection import Connection
 from schemas.codec import message_type
 
 RESULTS = Path(__file__).resolve().parent.parent / "results"
@@ -207,3 +212,40 @@ async def read_topic(
         return got
     finally:
         await consumer.stop()
+
+
+def _group_members(bootstrap: str, groups: list[str]) -> dict[str, list[int]]:
+    """Per group: how many partitions each member holds (no members unless it is stable)."""
+    admin = AdminClient(librdkafka_config(Connection.from_environment(bootstrap)))
+    described: dict[str, list[int]] = {}
+    for group, future in admin.describe_consumer_groups(groups, request_timeout=10).items():
+        description = future.result()
+        if description.state != ConsumerGroupState.STABLE:
+            described[group] = []
+            continue
+        described[group] = [len(m.assignment.topic_partitions) for m in description.members]
+    return described
+
+
+async def groups_settled(
+    bootstrap: str,
+    members: dict[str, int],
+    *,
+    timeout: float,
+    watch: Callable[[], None] | None = None,
+) -> None:
+    """Wait until each consumer group is stable with the given number of members, each holding
+    a partition; BenchmarkError after `timeout` seconds, naming what it last saw."""
+    deadline = time.monotonic() + timeout
+    seen: dict[str, list[int]] = {}
+    while time.monotonic() < deadline:
+        seen = await asyncio.to_thread(_group_members, bootstrap, list(members))
+        if all(len(seen.get(g, [])) == n and all(seen[g]) for g, n in members.items()):
+            return
+        if watch is not None:
+            watch()
+        await asyncio.sleep(1)
+    raise BenchmarkError(
+        f"consumer groups not settled after {timeout:.0f} s: wanted members {members}, "
+        f"partitions per member {seen}"
+    )

@@ -57,7 +57,7 @@ from benchmarks.common import (
     spread,
     write_results,
 )
-from benchmarks.workload import PROVIDER, REQUESTER, Workload
+from benchmarks.workload import PROVIDER, REQUESTER, Observed, Workload
 from deploy.local.broker import KAFKA_VERSION, KafkaCluster
 from hub.control_signatures import generate_control_keys
 from hub.core import Keyring
@@ -306,6 +306,90 @@ async def denials_on(bootstrap: str, requester: str) -> dict[str, int]:
         await consumer.stop()
 
 
+class HubUnderTest:
+    """The hub run as `commands` (extra arguments to `renkei hub run`, one process each) for a
+    requester and a provider onboarded and made live, with `persons` enrolled through it."""
+
+    def __init__(
+        self,
+        bootstrap: str,
+        s: Settings,
+        children: Children,
+        workdir: Path,
+        commands: list[list[str]],
+        requester: str = REQUESTER,
+        provider: str = PROVIDER,
+    ) -> None:
+        self.bootstrap, self.s, self.children, self.commands = bootstrap, s, children, commands
+        self.requester, self.provider = requester, provider
+        keys = workdir / f"keys-{requester}.json"
+        document = generate_key_set(os.urandom)
+        keys.write_text(json.dumps(document))
+        self.hub_key = Keyring.from_key_set(parse_key_set(document)).public_sealing_key
+        self.env = {"RENKEI_KEYS_FILE": str(keys)}
+        self.base = ["renkei", "hub", "run", "--bootstrap", bootstrap, "--partitions",
+                     str(s.partitions), "--replication", "1", "--batch-max", str(s.batch_max),
+                     "--linger-ms", str(s.linger_ms), "--budget", UNBOUNDED_BUDGET]  # fmt: skip
+        self.processes: list[Any] = []
+        self.workload = Workload(
+            bootstrap, s.persons, requester, provider, answering=False, hub_key=self.hub_key
+        )
+
+    def start_processes(self) -> None:
+        self.processes = [self.children.spawn([*self.base, *c], self.env) for c in self.commands]
+
+    def stop_processes(self) -> None:
+        for process in self.processes:
+            self.children.stop_one(process)
+        self.processes = []
+
+    async def __aenter__(self) -> HubUnderTest:
+        for agency in (self.requester, self.provider):
+            await onboard_agency(self.bootstrap, agency)
+        await change_rollout(self.bootstrap, RolloutOperation.ADVANCE)
+        await self.workload.start()
+        self.start_processes()
+        say(f"  hub ({len(self.commands)} process(es)): enrolling {self.s.persons} persons")
+        wait = 10 * self.s.stall_seconds
+        await watched(self.workload.enrol_everyone(timeout=wait), self.children, wait,
+                      "enrolment through the hub")  # fmt: skip
+        await asyncio.sleep(2)  # relocations processed
+        self.children.check()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        self.stop_processes()
+        await self.workload.stop()
+
+    async def queries(self, count: int) -> list[tuple[Any, float]]:
+        """The first `count` queries at the provider (decoding nothing but their header)."""
+        try:
+            return await read_topic(self.bootstrap, inbound(self.provider), count,
+                                    stall_seconds=self.s.stall_seconds, only="AttributeQuery",
+                                    watch=self.children.check, what="queries")  # fmt: skip
+        except BenchmarkError as exc:
+            denied = await denials_on(self.bootstrap, self.requester)
+            raise BenchmarkError(f"{exc}; the hub denied {denied or 'none'}") from exc
+
+    async def exchanges(self, rate: float, seconds: float) -> tuple[float, float]:
+        """Full exchanges at `rate` for `seconds`, the provider answering; waits for every
+        outcome and provision record. (send start, send end) in monotonic time."""
+        workload = self.workload
+        if not workload.answering:
+            workload.answering = True
+            workload.start_collectors(from_end=True)
+            await asyncio.sleep(2)
+        workload.request_ids.clear()
+        workload.observed = Observed()
+        began = time.monotonic()
+        await workload.send_requests(max(1, int(rate * seconds)), rate=rate)
+        ended = time.monotonic()
+        wait = 10 * self.s.stall_seconds
+        await watched(workload.wait_done(timeout=wait), self.children, wait,
+                      f"the hub's answers at {rate:.0f} requests/s")  # fmt: skip
+        return began, ended
+
+
 async def measure_hub(
     bootstrap: str,
     s: Settings,
@@ -316,58 +400,19 @@ async def measure_hub(
     provider: str,
     workdir: Path,
 ) -> dict[str, Any]:
-    """Throughput over a preloaded backlog, then latency at `rate`, of the hub run as
-    `commands` (extra arguments to `renkei hub run`, one process each)."""
-    keys = workdir / f"keys-{requester}.json"
-    document = generate_key_set(os.urandom)
-    keys.write_text(json.dumps(document))
-    hub_key = Keyring.from_key_set(parse_key_set(document)).public_sealing_key
-    env = {"RENKEI_KEYS_FILE": str(keys)}
-    base = ["renkei", "hub", "run", "--bootstrap", bootstrap, "--partitions", str(s.partitions),
-            "--replication", "1", "--batch-max", str(s.batch_max), "--linger-ms",
-            str(s.linger_ms), "--budget", UNBOUNDED_BUDGET]  # fmt: skip
-    for agency in (requester, provider):
-        await onboard_agency(bootstrap, agency)
-    await change_rollout(bootstrap, RolloutOperation.ADVANCE)
-    workload = Workload(bootstrap, persons=s.persons, requester=requester, provider=provider,
-                        answering=False, hub_key=hub_key)  # fmt: skip
-    await workload.start()
-    processes = [children.spawn([*base, *c], env) for c in commands]
-    try:
-        say(f"  hub ({len(commands)} process(es)): enrolling {s.persons} persons")
-        await watched(workload.enrol_everyone(timeout=10 * s.stall_seconds), children,
-                      10 * s.stall_seconds, "enrolment through the hub")  # fmt: skip
-        await asyncio.sleep(2)  # relocations processed
-        children.check()
-        for process in processes:
-            children.stop_one(process)
+    """Throughput over a preloaded backlog (loaded while the hub is down, timed from its
+    queries' produce timestamps), then latency at `rate`."""
+    async with HubUnderTest(bootstrap, s, children, workdir, commands, requester, provider) as h:
+        h.stop_processes()
         # Nothing but the hub decodes during the throughput run: read its output raw.
-        await workload.stop_collectors()
+        await h.workload.stop_collectors()
         say(f"  hub: {s.requests} requests loaded while it is down, then timed")
-        await workload.send_requests(s.requests)
-        processes = [children.spawn([*base, *c], env) for c in commands]
-        try:
-            out = await read_topic(bootstrap, inbound(provider), s.requests,
-                                   stall_seconds=s.stall_seconds, only="AttributeQuery",
-                                   watch=children.check, what="queries")  # fmt: skip
-        except BenchmarkError as exc:
-            denied = await denials_on(bootstrap, requester)
-            raise BenchmarkError(f"{exc}; the hub denied {denied or 'none'}") from exc
-        throughput = rate_from_timestamps([r.timestamp for r, _ in out])
-        # Latency at the offered rate, provider answering: the full exchange.
-        workload.answering = True
-        workload.request_ids.clear()
-        workload.start_collectors(from_end=True)
-        await asyncio.sleep(2)
+        await h.workload.send_requests(s.requests)
+        h.start_processes()
+        throughput = rate_from_timestamps([r.timestamp for r, _ in await h.queries(s.requests)])
         say(f"  hub: {rate:.0f} requests/s for {s.seconds} s, provider answering")
-        await workload.send_requests(int(rate * s.seconds), rate=rate)
-        await watched(workload.wait_done(timeout=10 * s.stall_seconds), children,
-                      10 * s.stall_seconds, "the hub's answers at the offered load")  # fmt: skip
-    finally:
-        for process in processes:
-            children.stop_one(process)
-        await workload.stop()
-    o = workload.observed
+        await h.exchanges(rate, s.seconds)
+    o = h.workload.observed
     return {
         "processes": len(commands),
         "throughput_per_s": round(throughput, 1),
