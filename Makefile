@@ -36,10 +36,18 @@ test: lint typecheck
 unit: $(STAMP)
 	$(BIN)/pytest -m "not kafka" -q $(ARGS)
 
+# Every benchmark, then one results file (results/bench.json, bench.md) with each figure beside
+# its baseline from the same run; RUNS runs of the Kafka benchmarks (min-median-max). Run it
+# alone on the machine: the figures are only as quiet as the box.
+RUNS ?= 3
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks.codec
 	$(BIN)/python -m benchmarks.decision
-	$(BIN)/python -m benchmarks.hub
+	$(BIN)/python -m benchmarks.memory --persons 1000000
+	$(BIN)/python -m benchmarks.hub --runs $(RUNS)
+	$(BIN)/python -m benchmarks.capacity --runs $(RUNS)
+	$(BIN)/python -m benchmarks.scaleout --runs $(RUNS)
+	$(BIN)/python -m benchmarks.summary
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .coverage

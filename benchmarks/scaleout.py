@@ -39,6 +39,7 @@ from benchmarks.common import (
     write_results,
 )
 from benchmarks.hub import HubUnderTest, Settings, say
+from benchmarks.workload import PROVIDER, REQUESTER
 from deploy.local.broker import KAFKA_VERSION, KafkaCluster
 from hub.control_signatures import generate_control_keys
 from hub.service import INGRESS_GROUP, ROUTER_GROUP
@@ -55,13 +56,21 @@ def layout_commands(layout: str, count: int) -> tuple[list[list[str]], dict[str,
     return [["--stage", "ingress"]] + [router] * count, {INGRESS_GROUP: 1, ROUTER_GROUP: count}
 
 
+# On a given broker (--bootstrap) each count needs agencies of its own, live after one more
+# rollout phase each (the hub's state of the earlier count stays on that broker).
+AGENCY_PAIRS = [(REQUESTER, PROVIDER), ("mun-01100", "mun-13102")]
+
+
 async def measure(
-    bootstrap: str, s: Settings, layout: str, count: int, workdir: Path
+    bootstrap: str, s: Settings, layout: str, count: int, workdir: Path, pair: int = 0
 ) -> dict[str, Any]:
     children = Children(workdir)
     commands, members = layout_commands(layout, count)
+    requester, provider = AGENCY_PAIRS[pair]
     try:
-        async with HubUnderTest(bootstrap, s, children, workdir, commands) as hub:
+        async with HubUnderTest(
+            bootstrap, s, children, workdir, commands, requester, provider
+        ) as hub:
             await groups_settled(bootstrap, members, timeout=10 * s.stall_seconds,
                                  watch=children.check)  # fmt: skip
             await asyncio.sleep(3)  # partitions made ready after assignment
@@ -105,6 +114,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         description=__doc__.splitlines()[0], formatter_class=argparse.RawDescriptionHelpFormatter
     )
     d = Settings()
+    parser.add_argument("--bootstrap", help="an existing broker (credentials: RENKEI_KAFKA_*)")
     parser.add_argument("--counts", default="1,2", help="processes to compare, e.g. 1,2")
     parser.add_argument("--layout", choices=("routers", "replicas"), default="routers")
     parser.add_argument("--partitions", type=int, default=6)
@@ -120,6 +130,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     counts = [int(c) for c in a.counts.split(",") if c]
     if not counts or min(counts) < 1:
         parser.error("--counts: positive numbers of processes, e.g. 1,2")
+    if a.bootstrap and (a.runs * len(counts) > len(AGENCY_PAIRS)):
+        parser.error(f"on a given broker at most {len(AGENCY_PAIRS)} measurements (runs × counts)")
     s = replace(
         Settings(),
         requests=a.requests,
@@ -133,9 +145,23 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     try:
         for run in range(a.runs):
             figures: dict[str, float] = {}
-            for count in counts:
-                say(f"run {run + 1}/{a.runs}: {count} {a.layout} on a fresh {a.broker} broker")
-                measured = on_local_broker(a.broker == "secured", s, a.layout, count)
+            for i, count in enumerate(counts):
+                if a.bootstrap:
+                    say(f"run {run + 1}/{a.runs}: {count} {a.layout} on {a.bootstrap}")
+                    with tempfile.TemporaryDirectory(prefix="renkei-bench-") as tmp:
+                        measured = asyncio.run(
+                            measure(
+                                a.bootstrap,
+                                s,
+                                a.layout,
+                                count,
+                                Path(tmp),
+                                pair=run * len(counts) + i,
+                            )
+                        )
+                else:
+                    say(f"run {run + 1}/{a.runs}: {count} {a.layout} on a fresh {a.broker} broker")
+                    measured = on_local_broker(a.broker == "secured", s, a.layout, count)
                 figures[str(count)] = measured["throughput_per_s"]
             runs.append(figures)
     except BenchmarkError as exc:
@@ -151,7 +177,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "benchmark": f"scale-out: hub throughput by number of {a.layout} processes, one box",
         "when": now_iso(),
         "machine": machine() | {"kafka": KAFKA_VERSION},
-        "broker": a.broker,
+        "broker": a.bootstrap or a.broker,
         "layout": a.layout,
         "settings": asdict(s),
         "runs": runs,
