@@ -33,6 +33,7 @@ from schemas.models import (
     EnrolmentConfirmed,
     Metadata,
     Notice,
+    ProviderTimeout,
     RequestDenied,
 )
 from schemas.sealed_number import HubSealingKey
@@ -150,7 +151,7 @@ class Agency(Lifecycle):
         trigger_event_id: UUID,
         proxy_code: bytes | None = None,
         request_id: UUID | None = None,
-    ) -> AttributeResponse | RequestDenied:
+    ) -> AttributeResponse | RequestDenied | ProviderTimeout:
         return await self.producer.request_attributes(
             person_code=person_code,
             provider=provider,

@@ -29,6 +29,7 @@ from hub.audit import ChainHead, ChainReport, verify_partition
 from hub.control import operator_metadata, publish_control
 from hub.control_signatures import ControlKeyError
 from hub.core import Keyring, KeySetError, load_key_set
+from hub.core.keyring import DEFAULT_TOKEN_TTL_SECONDS
 from hub.core.legal_basis import LegalBasisTableError, parse_table
 from hub.deadletters import DeadLetter
 from hub.lag import measure_lag
@@ -159,6 +160,17 @@ def run(
             "Default 10000/2000: a replica restart's backlog arrives as one burst."
         ),
     ] = None,
+    provider_timeout: Annotated[
+        int,
+        typer.Option(
+            envvar="RENKEI_PROVIDER_TIMEOUT",
+            min=1,
+            help="Seconds a provider has to answer a query (its reply token lives as long); "
+            "then the requester gets PROVIDER_TIMEOUT and a later answer is dead-lettered. "
+            "Give every replica the same. Default 7 days: providers answering from nightly "
+            "batches still make it.",
+        ),
+    ] = DEFAULT_TOKEN_TTL_SECONDS,
 ) -> None:
     """Run one hub replica until SIGTERM (graceful: commits the open transactions)."""
     logs.configure()
@@ -177,6 +189,7 @@ def run(
         session_timeout_ms=session_timeout_ms,
         stages=tuple(stage or ("ingress", "router")),
         rate_policy=rate_policy,
+        provider_timeout_s=provider_timeout,
     )
     unknown = set(config.stages) - {"ingress", "router"}
     if unknown:

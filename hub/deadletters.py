@@ -44,6 +44,9 @@ class DeadLetterReason(StrEnum):
     NOT_ENTITLED = "NOT_ENTITLED"  # from a party not entitled to say it (unregistered sender,
     # or a fact its publisher may not assert under the trust table)
     INTERNAL = "INTERNAL"  # the hub's own code failed on it (a poison pill): a hub bug
+    # An answer after its request's PROVIDER_TIMEOUT went out (or its reply token expired):
+    # the requester already has its one outcome, so the answer is never delivered.
+    LATE_ANSWER = "LATE_ANSWER"
 
 
 HEADER_REASON = "renkei-dlq-reason"

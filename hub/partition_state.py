@@ -6,6 +6,7 @@ number), so a replica that takes the partition over rebuilds exactly this from K
   n  blind index                -> person id
   r  blind index                -> when the number was revoked by a number change
   d  request id, requester      -> when the request was decided, and the reply sent (replays)
+                                   or, while it waits for its answer, its reply ticket
   t  request id                 -> reply token expiry (the token was used)
   s  agency                     -> last delivery sequence number to it from this partition
   b  agency                     -> the agency's rate budget here: tokens left, when counted
@@ -21,6 +22,7 @@ from hub.audit import ChainHead
 from hub.control import ControlState
 from hub.core import HubState, PersonRecord
 from hub.core.state import Decided
+from hub.core.tokens import pack_ticket, unpack_ticket
 from hub.store import PartitionStore
 
 CHAIN_HEAD = b"h"  # the changelog key of the chain head (`hub audit verify` reads it)
@@ -59,14 +61,25 @@ def _budget_of(data: bytes) -> tuple[float, float]:
     return tokens, at
 
 
+_REPLIED, _WAITING = 1, 2  # what follows the decision time: the reply, or the waiting ticket
+
+
 def _decided_bytes(decided: Decided) -> bytes:
-    reply = decided.reply
-    return _seconds_bytes(decided.at) + (b"" if reply is None else b"\x01" + reply)
+    at = _seconds_bytes(decided.at)
+    if decided.reply is not None:
+        return at + bytes((_REPLIED,)) + decided.reply
+    if decided.ticket is not None:
+        return at + bytes((_WAITING,)) + pack_ticket(decided.ticket)
+    return at
 
 
 def _decided_value_of(data: bytes) -> Decided:
-    reply = data[9:] if len(data) > 8 and data[8] == 1 else None
-    return Decided(_seconds_of(data[:8]), reply)
+    at = _seconds_of(data[:8])
+    if len(data) > 8 and data[8] == _REPLIED:
+        return Decided(at, data[9:])
+    if len(data) > 8 and data[8] == _WAITING:
+        return Decided(at, None, unpack_ticket(data[9:]))
+    return Decided(at)
 
 
 def _uuid_of(data: bytes) -> UUID:

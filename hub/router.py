@@ -7,7 +7,9 @@ ones that belong to another key's partition, and turns the outcome into records:
 responses, denials, event deliveries, provision records. All of it, with the changelog, goes
 out in the transaction that commits the input offsets (hub.stage). A newly assigned partition is
 rebuilt from the changelog before its first record is processed, so no local file is ever the
-only copy.
+only copy. A routed request whose provider does not answer in time gets its PROVIDER_TIMEOUT
+outcome when stream time passes its deadline, or, while the partition is idle, wall time
+(`tick`); its late answer is dead-lettered.
 
 Everything about what is allowed lives in `hub.core`; this module only turns decisions into
 records.
@@ -29,7 +31,6 @@ from hub.control import ControlState
 from hub.core import (
     AddHolder,
     ContinueNumberChange,
-    Decided,
     Deny,
     Enrolled,
     Forward,
@@ -44,10 +45,13 @@ from hub.core import (
     claim_number,
     decide,
     decide_enrolment,
+    index_waiting,
     plan_event,
     prune,
     record_answer,
     record_decision,
+    record_reply,
+    timed_out,
 )
 from hub.core.decision import kind_of
 from hub.core.entitlement import RefusalReason, Refused, suspension_refusal
@@ -73,6 +77,7 @@ from schemas.models import (
     Notice,
     NoticeAcknowledged,
     Outcome,
+    ProviderTimeout,
     ProvisionRecord,
     RequestDenied,
 )
@@ -84,6 +89,9 @@ HUB = "hub"
 PORTAL = "portal"
 PRUNE_EVERY_S = 3_600  # forget what can no longer matter, at most hourly (message time)
 KEEP_REQUEST_IDS_S = 8 * 86_400  # idempotency horizon: longer than a reply token lives
+# With no input, wall time drives the timeouts, less this grace for an answer ingress took in
+# before the deadline that is still on its way here.
+IDLE_GRACE_S = 2
 
 
 def _meta(now: datetime, correlation: uuid.UUID | None) -> Metadata:
@@ -130,6 +138,7 @@ class Router:
                     restored += 1
                 except StoreError:  # written by another version of the hub: say so, go on
                     unreadable += 1
+        index_waiting(ps.hub)
         self.partitions[partition] = ps
         log.info(
             "partition state restored",
@@ -157,7 +166,11 @@ class Router:
     ) -> list[Output]:
         ps = self.partitions[partition]
         outputs: list[Output] = []
+        waiting, ttl = ps.hub.waiting, self.keys.token_ttl_seconds
         for record in records:
+            at = record.timestamp // 1000
+            if waiting and at > waiting[0][0] + ttl:  # stream time passed a provider's deadline
+                outputs.extend(self._time_out(ps, at))
             try:
                 produced = list(self._one(ps, record))
             except Exception as error:  # a poison pill: never a stuck partition
@@ -169,6 +182,37 @@ class Router:
         self._maybe_prune(ps, datetime.fromtimestamp(records[-1].timestamp / 1000, UTC))
         for key, value in ps.flush():
             outputs.append(Output(STATE, value, key=key, partition=ps.partition))
+        return outputs
+
+    def tick(self, partition: TopicPartition, now: float) -> list[Output]:
+        """The partition has had no input for a while: wall time drives its timeouts."""
+        ps = self.partitions.get(partition)
+        if ps is None or not ps.hub.waiting:
+            return []
+        outputs = self._time_out(ps, int(now) - IDLE_GRACE_S)
+        for key, value in ps.flush():
+            outputs.append(Output(STATE, value, key=key, partition=ps.partition))
+        return outputs
+
+    def _time_out(self, ps: PartitionState, now_s: int) -> list[Output]:
+        """PROVIDER_TIMEOUT for every waiting request whose deadline passed before `now_s`:
+        the requester's one outcome and its provision record, dated at the deadline."""
+        ttl = self.keys.token_ttl_seconds
+        outputs: list[Output] = []
+        for ticket in timed_out(ps.hub, now_s, ttl):
+            deadline = datetime.fromtimestamp(ticket.issued_at + ttl, UTC)
+            metrics.OUTCOMES.labels("provider_timeout", "").inc()
+            reply = ProviderTimeout(
+                metadata=_meta(deadline, None),
+                request_id=ticket.request_id,
+                provider=ticket.provider,
+                deadline=deadline,
+                message=f"{ticket.provider} did not answer within {ttl} s",
+            )
+            seen = (ticket.requester, ticket.request_id.int)
+            outputs.append(self._reply(ps, seen, ticket.requester, encode(reply), deadline))
+            outputs.append(self._record(ps, deadline, Provision.timed_out(ticket)))
+        ps.keep()  # not undone with a record that fails after it
         return outputs
 
     def _one(self, ps: PartitionState, record: ConsumerRecord[bytes, bytes]) -> Iterator[Output]:
@@ -273,6 +317,9 @@ class Router:
         if isinstance(checked, TokenRefused):
             # Undeliverable, and attribute values must not rest in a topic operators read:
             # the dead letter keeps the answer without its values (names stay, as not_held).
+            # A late one (its request timed out) is never delivered: the requester has its
+            # one outcome already.
+            late = checked.why in TokenRefused.LATE
             stripped = answer.model_copy(
                 update={
                     "values": [],
@@ -282,7 +329,7 @@ class Router:
             yield self._dead(
                 replace(env, payload=encode(stripped)),
                 now,
-                DeadLetterReason.INVALID,
+                DeadLetterReason.LATE_ANSWER if late else DeadLetterReason.INVALID,
                 f"reply token refused: {checked.why}; attribute values removed",
             )
             return
@@ -477,9 +524,7 @@ class Router:
         self, ps: PartitionState, seen: tuple[str, int], agency: str, reply: bytes, now: datetime
     ) -> Output:
         """The outcome of a request, kept with its request id so a repeat gets it again."""
-        decided = ps.hub.processed.get(seen)
-        at = int(now.timestamp()) if decided is None else decided.at
-        ps.hub.processed[seen] = Decided(at, reply)
+        record_reply(ps.hub, seen[0], seen[1], reply, int(now.timestamp()))
         return self._send(ps, agency, reply)
 
     def _send(self, ps: PartitionState, agency: str, encoded: bytes) -> Output:
@@ -511,9 +556,12 @@ class Router:
             trigger_event_id=provision.trigger_event_id,
             subject_code=UNKNOWN_SUBJECT if person is None else codes.encode(PORTAL, person),
             proxy_code=None if proxy is None else codes.encode(PORTAL, proxy),
-            outcome=Outcome.PROVIDED if provision.reason is None else Outcome.DENIED,
+            outcome=Outcome.DENIED
+            if provision.reason is not None or provision.provider_timeout
+            else Outcome.PROVIDED,
             reason=provision.reason,
             over_provided=list(provision.over_provided),
+            provider_timeout=provision.provider_timeout,
             chain_partition=ps.partition,
             chain_sequence=0,
             previous_hash=b"",

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -18,6 +18,7 @@ from hub import metrics
 from hub.control import ControlReader, ControlState
 from hub.control_signatures import ControlTrust, load_trust
 from hub.core import Keyring
+from hub.core.keyring import DEFAULT_TOKEN_TTL_SECONDS
 from hub.core.state import RatePolicy
 from hub.ingress import Ingress
 from hub.layout import guard as guard_layout
@@ -47,11 +48,17 @@ class HubConfig:
     stages: tuple[str, ...] = ("ingress", "router")
     # Public keys control commands must be signed with; None: from RENKEI_*_PUBLIC_KEY_FILE.
     control_trust: ControlTrust | None = None
+    # How long a provider has to answer a query: also how long its reply token lives. Past it
+    # the requester gets PROVIDER_TIMEOUT and a later answer is dead-lettered (DOMAIN.md §12).
+    provider_timeout_s: int = DEFAULT_TOKEN_TTL_SECONDS
 
 
 class Hub:
     def __init__(self, config: HubConfig, keys: Keyring) -> None:
+        if config.provider_timeout_s < 1:
+            raise ValueError("the provider timeout must be at least one second")
         self.config = config
+        keys = replace(keys, token_ttl_seconds=config.provider_timeout_s)
         self.keys = keys
         self.control = ControlState(rate_policy=config.rate_policy)
         # the operators' and the oversight body's public keys (ControlKeyError if unset)

@@ -68,15 +68,22 @@ class Processor(Protocol):
     ) -> list[Output]:
         """Decide what to produce for a batch; may update in-memory state."""
 
+    def tick(self, partition: TopicPartition, now: float) -> list[Output]:
+        """What falls due by the clock alone (wall time `now`, seconds since the epoch) while
+        the partition has no input, such as timeouts; the same rules as `process`."""
+
 
 class Stateless:
-    """Base of a processor with no per-partition state: nothing to prepare or drop."""
+    """Base of a processor with no per-partition state: nothing to prepare, drop or time."""
 
     async def prepare(self, partition: TopicPartition) -> None:
         return None
 
     def drop(self, partition: TopicPartition) -> None:
         return None
+
+    def tick(self, partition: TopicPartition, now: float) -> list[Output]:
+        return []
 
 
 @dataclass
@@ -95,6 +102,8 @@ class StageConfig:
     commit_timeout_s: float = 30.0
     # A partition with records waiting that has not committed for this long is stalled.
     stalled_after_s: float = 60.0
+    # How often a partition that had no input meanwhile is ticked (Processor.tick).
+    tick_every_s: float = 1.0
     producer_options: dict[str, Any] = field(default_factory=dict)
     consumer_options: dict[str, Any] = field(default_factory=dict)
 
@@ -168,6 +177,7 @@ class Stage:
         self._epochs: dict[TopicPartition, int] = {}
         self._pending: dict[TopicPartition, deque[asyncio.Task[None]]] = {}  # oldest first
         self._advanced_at: dict[TopicPartition, float] = {}  # last commit (or assignment)
+        self._fed: set[TopicPartition] = set()  # had input since the last tick
         self._lag: dict[TopicPartition, int] = {}  # as last measured by `lag()`
 
     def _transactional_id(self, tp: TopicPartition) -> str:
@@ -283,6 +293,7 @@ class Stage:
     ) -> None:
         """Process a batch now and commit it in its own transaction after the partition's
         previous batches; waits only while `in_flight` batches of the partition are pending."""
+        self._fed.add(tp)
         pending = self._pending.setdefault(tp, deque())
         while pending and pending[0].done():
             pending.popleft()
@@ -317,7 +328,8 @@ class Stage:
         epoch: int,
         previous: asyncio.Task[None] | None,
     ) -> None:
-        """The batch's transaction: its outputs and its input offsets, after `previous`."""
+        """The batch's transaction: its outputs and its input offsets (none for a tick), after
+        `previous`."""
         if previous is not None:
             await asyncio.wait({previous})
         async with self._lock(tp):
@@ -331,9 +343,10 @@ class Stage:
                 await producer.begin_transaction()
                 futures = await _send_batched(producer, outputs)
                 await asyncio.wait_for(asyncio.gather(*futures), self.config.commit_timeout_s)
-                await producer.send_offsets_to_transaction(
-                    {tp: records[-1].offset + 1}, self.config.group_id
-                )
+                if records:
+                    await producer.send_offsets_to_transaction(
+                        {tp: records[-1].offset + 1}, self.config.group_id
+                    )
                 await asyncio.wait_for(producer.commit_transaction(), self.config.commit_timeout_s)
             except Exception as exc:
                 self._failed(tp, exc)
@@ -344,6 +357,25 @@ class Stage:
         metrics.COMMIT_SECONDS.labels(self.config.name).observe(time.perf_counter() - began)
         metrics.RECORDS_IN.labels(self.config.name).inc(len(records))
         metrics.RECORDS_OUT.labels(self.config.name).inc(len(outputs))
+
+    async def _tick(self) -> None:
+        """Tick every ready partition that had no input since the last tick; what falls due
+        goes out in a transaction of its own, after the partition's pending ones."""
+        idle = [tp for tp in self._prepared if tp not in self._fed and tp in self._producers]
+        self._fed.clear()
+        now = time.time()
+        for tp in idle:
+            epoch = self._epochs.get(tp, 0)
+            try:
+                outputs = self.processor.tick(tp, now)
+            except Exception as exc:
+                self._failed(tp, exc)
+                await self._reinitialise(tp)
+                continue
+            if outputs:
+                pending = self._pending.setdefault(tp, deque())
+                previous = pending[-1] if pending else None
+                pending.append(asyncio.create_task(self._commit(tp, (), outputs, epoch, previous)))
 
     def _failed(self, tp: TopicPartition, exc: Exception) -> None:
         metrics.TRANSACTIONS.labels(self.config.name, "failed").inc()
@@ -373,6 +405,7 @@ class Stage:
         else:
             consumer.subscribe(list(cfg.topics), listener=listener)
         await consumer.start()
+        next_tick = time.monotonic() + cfg.tick_every_s
         try:
             while not self._stopping.is_set():
                 # up to batch_max records for each assigned partition, one transaction each
@@ -381,6 +414,9 @@ class Stage:
                 for tp, records in batch.items():
                     for first in range(0, len(records), cfg.batch_max):
                         await self._submit(tp, records[first : first + cfg.batch_max])
+                if time.monotonic() >= next_tick:
+                    await self._tick()
+                    next_tick = time.monotonic() + cfg.tick_every_s
         finally:
             # the transactions of what was processed finish before the producers close
             await asyncio.gather(

@@ -23,7 +23,7 @@ from schemas.codec import DecodeError, decode, decode_as, message_type
 from schemas.models import AgencySuspension, Message, NoticeAcknowledged, ProvisionRecord
 from schemas.topics import CONTROL, DEAD_LETTERS, PROVISION_RECORDS
 
-PROVIDER_TIMEOUT = "PROVIDER_TIMEOUT"  # a denial reason that is counted as a timeout
+PROVIDER_TIMEOUT = "PROVIDER_TIMEOUT"  # the reason code of a timeout, counted on its own
 OTHER_REASON = "OTHER"  # what an unreadable reason is counted as
 # A reason code is an upper-case word; anything else is not trusted as a label.
 _REASON = re.compile(r"[A-Z][A-Z0-9_]{1,39}")
@@ -114,7 +114,7 @@ def provision(record: ProvisionRecord) -> Provision:
         purpose=record.purpose,
         legal_basis_row=record.legal_basis_row,
         sector=None if record.sector is None else record.sector.value,
-        reason=None if record.reason is None else str(record.reason.value),
+        reason=record.reason_code,
         over_provided=len(record.over_provided),
         trigger_event=record.trigger_event_id,
         subject=subject_digest(record.subject_code),

@@ -94,7 +94,7 @@ def project_record(
         else str(record.trigger_event_id),
         "proxy_code": record.proxy_code,
         "outcome": record.outcome.value,
-        "reason": None if record.reason is None else record.reason.value,
+        "reason": record.reason_code,
         "over_provided": list(record.over_provided),
         "chain_partition": record.chain_partition,
         "chain_sequence": record.chain_sequence,

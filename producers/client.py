@@ -1,10 +1,12 @@
 """What an agency sends: events, enrolments, attribute requests and notices.
 
 `AgencyProducer` is the typed sending half of the SDK. Requests (`enrol`,
-`request_attributes`) return the hub's outcome — the confirmation or response, or a
-`RequestDenied` value with its reason — and raise `ReplyTimeout` only when nothing arrived in
-time. Their outcomes are read from `agency.<id>.in` by the agency's inbox, which must be
-running (`consumers.Agency` runs both).
+`request_attributes`) return the hub's outcome — the confirmation or response, a
+`RequestDenied` value with its reason, or (for an attribute request) a `ProviderTimeout` value
+when the provider did not answer within the hub's provider timeout — and raise `ReplyTimeout`
+only when nothing arrived within the caller's own `reply_timeout`. Their outcomes are read
+from `agency.<id>.in` by the agency's inbox, which must be running (`consumers.Agency` runs
+both).
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ from schemas.models import (
     Notice,
     NoticeAcknowledged,
     NumberChanged,
+    ProviderTimeout,
     ProxyRegistered,
     ProxyRevoked,
     Relocation,
@@ -157,8 +160,10 @@ class AgencyProducer(Lifecycle):
         proxy_code: bytes | None = None,
         reply_timeout: float = DEFAULT_TIMEOUT,
         request_id: UUID | None = None,
-    ) -> AttributeResponse | RequestDenied:
-        """情報照会: ask `provider` for attributes under a legal-basis row, after an event."""
+    ) -> AttributeResponse | RequestDenied | ProviderTimeout:
+        """情報照会: ask `provider` for attributes under a legal-basis row, after an event.
+        The outcome is the response, a denial, or `ProviderTimeout` if the provider did not
+        answer in the hub's time (then nothing more comes for this request id)."""
         rid = request_id or uuid4()
         message = AttributeRequest(
             metadata=self.metadata(),
@@ -172,7 +177,7 @@ class AgencyProducer(Lifecycle):
             proxy_code=proxy_code,
         )
         reply = await self._request(message, rid, reply_timeout)
-        if isinstance(reply, AttributeResponse | RequestDenied):
+        if isinstance(reply, AttributeResponse | RequestDenied | ProviderTimeout):
             return reply
         raise TypeError(f"attribute request {rid} was answered by {reply.MESSAGE_TYPE}")
 
@@ -211,7 +216,7 @@ class AgencyProducer(Lifecycle):
 
     async def _request(
         self, message: Enrolment | AttributeRequest, request_id: UUID, reply_timeout: float
-    ) -> EnrolmentConfirmed | AttributeResponse | RequestDenied:
+    ) -> EnrolmentConfirmed | AttributeResponse | RequestDenied | ProviderTimeout:
         future = self.replies.expect(request_id)  # before publishing: no reply goes unseen
         try:
             await self.publisher.publish(message)

@@ -1,10 +1,11 @@
 """Correlation of the hub's outcomes with the requests awaiting them, by request id.
 
 The outcome of an `Enrolment` or an `AttributeRequest` arrives on `agency.<id>.in`, read by the
-agency's inbox (`consumers.Inbox`), which hands every `EnrolmentConfirmed`, `AttributeResponse`
-and `RequestDenied` to `resolve`. A caller registers its request id *before* publishing, so an
-outcome can never arrive unseen. An outcome nobody awaits (a duplicate under at-least-once
-delivery, or one arriving after its caller timed out) is reported by `resolve` returning False.
+agency's inbox (`consumers.Inbox`), which hands every `EnrolmentConfirmed`, `AttributeResponse`,
+`RequestDenied` and `ProviderTimeout` to `resolve`. A caller registers its request id *before*
+publishing, so an outcome can never arrive unseen. An outcome nobody awaits (a duplicate under
+at-least-once delivery, or one arriving after its caller timed out) is reported by `resolve`
+returning False.
 """
 
 from __future__ import annotations
@@ -12,10 +13,15 @@ from __future__ import annotations
 import asyncio
 from uuid import UUID
 
-from schemas.models import AttributeResponse, EnrolmentConfirmed, RequestDenied
+from schemas.models import AttributeResponse, EnrolmentConfirmed, ProviderTimeout, RequestDenied
 
-Reply = EnrolmentConfirmed | AttributeResponse | RequestDenied
-REPLY_TYPES: tuple[type[Reply], ...] = (EnrolmentConfirmed, AttributeResponse, RequestDenied)
+Reply = EnrolmentConfirmed | AttributeResponse | RequestDenied | ProviderTimeout
+REPLY_TYPES: tuple[type[Reply], ...] = (
+    EnrolmentConfirmed,
+    AttributeResponse,
+    RequestDenied,
+    ProviderTimeout,
+)
 
 
 class PendingReplies:

@@ -69,12 +69,14 @@ CHANNELS = (
             "AttributeQuery",
             "AttributeResponse",
             "RequestDenied",
+            "ProviderTimeout",
             "Notice",
             "NoticeAcknowledged",
         ),
         "receive",
         "receiveFromHub",
-        "An agency receives events it subscribed to, queries to answer, responses, denials.",
+        "An agency receives events it subscribed to, queries to answer, responses, denials "
+        "and provider timeouts.",
     ),
     Channel(
         "provisionRecords",

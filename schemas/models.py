@@ -424,6 +424,15 @@ class RequestDenied(Message):
     message: str
 
 
+class ProviderTimeout(Message):
+    """PROVIDER_TIMEOUT: the provider did not answer before the reply deadline."""
+
+    request_id: UUID
+    provider: AgencyId
+    deadline: Timestamp
+    message: str
+
+
 class ProvisionRecord(Message):
     """情報提供等記録: one provision or denial, chained for tamper evidence."""
 
@@ -442,6 +451,7 @@ class ProvisionRecord(Message):
     outcome: Outcome
     reason: DenialReason | None = None
     over_provided: list[str] = Field(default_factory=list)
+    provider_timeout: bool = False
     chain_partition: Annotated[int, Field(ge=0, le=2**31 - 1), AvroType("int")]
     chain_sequence: Annotated[int, Field(ge=0, le=2**63 - 1), AvroType("long")]
     previous_hash: Token
@@ -449,9 +459,20 @@ class ProvisionRecord(Message):
     signing_key_id: Annotated[int, Field(ge=0, le=255), AvroType("int")] = 0
     signature: Token = b""
 
+    @property
+    def reason_code(self) -> str | None:
+        """Why nothing was provided: the denial reason, or PROVIDER_TIMEOUT when the provider
+        did not answer in time; None when provided."""
+        if self.provider_timeout:
+            return "PROVIDER_TIMEOUT"
+        return None if self.reason is None else self.reason.value
+
     @model_validator(mode="after")
     def _reason_iff_denied(self) -> Self:
-        if (self.outcome is Outcome.DENIED) != (self.reason is not None):
+        if self.provider_timeout:
+            if self.outcome is not Outcome.DENIED or self.reason is not None:
+                raise ValueError("a provider timeout is not provided and carries no reason")
+        elif (self.outcome is Outcome.DENIED) != (self.reason is not None):
             raise ValueError("a denial carries a reason and a provision does not")
         return self
 
@@ -567,6 +588,7 @@ _MESSAGE_CLASSES: tuple[type[Message], ...] = (
     AttributeAnswer,
     AttributeResponse,
     RequestDenied,
+    ProviderTimeout,
     ProvisionRecord,
     Notice,
     NoticeAcknowledged,

@@ -33,9 +33,11 @@ from hub.core.state import (
     apply_all,
     prune,
     record_decision,
+    record_reply,
     register_agency,
     set_suspension,
 )
+from hub.core.timeouts import index_waiting, timed_out
 from hub.core.tokens import ReplyTicket, TokenRefused
 
 __all__ = [
@@ -73,6 +75,7 @@ __all__ = [
     "decide",
     "decide_enrolment",
     "default_table",
+    "index_waiting",
     "initial_rollout",
     "kind_of",
     "load_key_set",
@@ -82,6 +85,8 @@ __all__ = [
     "prune",
     "record_answer",
     "record_decision",
+    "record_reply",
     "register_agency",
     "set_suspension",
+    "timed_out",
 ]

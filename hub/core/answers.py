@@ -58,7 +58,8 @@ def check_answer(
 ) -> CheckedAnswer | TokenRefused:
     """Open the reply token (as presented by the answer's sender) and filter the values.
 
-    A forged, expired or replayed token refuses the whole answer. The caller then applies
+    A forged, expired or replayed token refuses the whole answer, and so does a request that
+    already timed out (hub.core.timeouts): a late answer is never delivered. The caller then applies
     `record_answer` so the token cannot be used again.
     """
     cat = default_catalogue() if catalogue is None else catalogue
@@ -71,6 +72,9 @@ def check_answer(
     )
     if isinstance(opened, TokenRefused):
         return opened
+    decided = state.processed.get((opened.requester, opened.request_id.int))
+    if decided is not None and decided.reply is not None:  # its PROVIDER_TIMEOUT went out
+        return TokenRefused("timed out")
     authorised = frozenset(opened.attributes)
     seen: set[str] = set()
     values: list[AttributeValue] = []

@@ -10,13 +10,15 @@ from uuid import UUID
 from hub.core.answers import CheckedAnswer
 from hub.core.legal_basis import Row
 from hub.core.outcomes import Deny
+from hub.core.tokens import ReplyTicket
 from schemas.models import AttributeRequest, Message
 from schemas.vocabulary import DenialReason, Sector
 
 
 @dataclass(frozen=True, slots=True)
 class Provision:
-    """A provided, denied or withheld request, or a disclosed event, as its record names it.
+    """A provided, denied, withheld or timed-out request, or a disclosed event, as its record
+    names it.
     `reason` None is provided; person ids are for the shell to turn into the portal's codes."""
 
     request_id: UUID
@@ -32,6 +34,7 @@ class Provision:
     proxy_person_id: bytes | None = field(repr=False)
     reason: DenialReason | None = None
     over_provided: tuple[str, ...] = ()
+    provider_timeout: bool = False  # the provider did not answer in time (PROVIDER_TIMEOUT)
 
     @classmethod
     def denied(cls, request: AttributeRequest, deny: Deny) -> Provision:
@@ -84,24 +87,32 @@ class Provision:
     def withheld(cls, checked: CheckedAnswer, reason: DenialReason) -> Provision:
         """An answer that arrived once its provider or requester was suspended: nothing was
         delivered, and the record says why."""
-        return cls._answered(checked, checked.ticket.attributes, reason, ())
+        return cls._answered(checked.ticket, checked.ticket.attributes, reason, ())
+
+    @classmethod
+    def timed_out(cls, ticket: ReplyTicket) -> Provision:
+        """PROVIDER_TIMEOUT: the provider did not answer before the deadline; nothing was
+        provided. The attributes are those the query asked for."""
+        return cls._answered(ticket, ticket.attributes, None, (), provider_timeout=True)
 
     @classmethod
     def provided(cls, checked: CheckedAnswer) -> Provision:
         """A delivered answer: the names provided, and what the provider sent beyond them."""
         names = tuple(v.name for v in checked.values)
-        return cls._answered(checked, names, None, (*checked.over_provided, *checked.ill_typed))
+        return cls._answered(
+            checked.ticket, names, None, (*checked.over_provided, *checked.ill_typed)
+        )
 
     @classmethod
     def _answered(
         cls,
-        checked: CheckedAnswer,
+        ticket: ReplyTicket,
         attributes: tuple[str, ...],
         reason: DenialReason | None,
         over_provided: tuple[str, ...],
+        provider_timeout: bool = False,
     ) -> Provision:
-        """An answer's outcome, in the context its reply ticket kept from the request."""
-        ticket = checked.ticket
+        """A routed request's outcome, in the context its reply ticket kept from the request."""
         return cls(
             ticket.request_id,
             ticket.requester,
@@ -116,4 +127,5 @@ class Provision:
             ticket.proxy_person_id,
             reason,
             over_provided,
+            provider_timeout,
         )

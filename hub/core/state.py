@@ -17,6 +17,7 @@ seconds since the epoch (UTC), passed in.
 
 from __future__ import annotations
 
+import heapq
 import json
 import sys
 from collections.abc import Iterable, Mapping, MutableMapping
@@ -26,6 +27,7 @@ from typing import Any
 from uuid import UUID
 
 from hub.core.outcomes import Decision, Route
+from hub.core.tokens import ReplyTicket
 from schemas.consent_token import CLOCK_SKEW, MAX_TOKEN_LIFETIME
 from schemas.vocabulary import AgencyKind, DenialReason, EventType
 
@@ -282,10 +284,12 @@ class RatePolicy:
 class Decided:
     """A request id the hub decided: when, and the reply its requester received (encoded, so
     a repeated request gets the same reply again), or None while the provider has not
-    answered."""
+    answered. A routed request keeps, while it waits, what its reply ticket says (for the
+    provision record of its timeout, `hub.core.timeouts`)."""
 
     at: int
     reply: bytes | None = field(default=None, repr=False)
+    ticket: ReplyTicket | None = field(default=None, repr=False)
 
 
 @dataclass(slots=True)
@@ -304,6 +308,9 @@ class HubState:
     processed: MutableMapping[tuple[str, int], Decided] = field(default_factory=dict)
     used_tokens: MutableMapping[UUID, int] = field(default_factory=dict)  # request id -> expiry
     budget_share: int = 1  # how many partitions share each agency's rate budget
+    # Routed requests waiting for an answer, oldest first: a heap of (decided at, request id
+    # as int, requester), an index of `processed` (hub.core.timeouts), rebuilt on restore.
+    waiting: list[tuple[int, int, str]] = field(default_factory=list)
 
     def person(self, person_id: bytes) -> PersonRecord:
         return self.persons.get(person_id, EMPTY_PERSON)
@@ -537,11 +544,31 @@ def set_suspension(state: HubState, agency: str, suspended: bool, reason: str) -
 def record_decision(
     state: HubState, requester: str, request_id: UUID, decision: Decision, now: datetime
 ) -> None:
-    """After `decide`: remember the request id for idempotency and spend the rate budget
-    (a routed request, or a metered denial)."""
-    state.processed[(requester, request_id.int)] = Decided(int(now.timestamp()))
-    if isinstance(decision, Route) or decision.reason in METERED_DENIALS:
+    """After `decide`: remember the request id for idempotency (a routed request as waiting
+    for its answer) and spend the rate budget (a routed request, or a metered denial)."""
+    at = int(now.timestamp())
+    key = (requester, request_id.int)
+    if isinstance(decision, Route):
+        d = decision
+        ticket = ReplyTicket(
+            d.request_id, d.requester, d.provider, d.person_id, d.proxy_person_id, d.purpose,
+            d.row, d.sector, d.table_version, d.attributes, d.trigger_event_id, at,
+        )  # fmt: skip
+        state.processed[key] = Decided(at, None, ticket)
+        heapq.heappush(state.waiting, (at, request_id.int, requester))
         spend_budget(state, requester, now.timestamp())
+        return
+    state.processed[key] = Decided(at)
+    if decision.reason in METERED_DENIALS:
+        spend_budget(state, requester, now.timestamp())
+
+
+def record_reply(state: HubState, requester: str, request_id: int, reply: bytes, at: int) -> None:
+    """The outcome its requester received, kept with the request id (decided at `at`, unless
+    decided earlier), so a repeated request gets the same reply again; it waits no longer."""
+    key = (requester, request_id)
+    decided = state.processed.get(key)
+    state.processed[key] = Decided(at if decided is None else decided.at, reply)
 
 
 def mark_token_used(state: HubState, request_id: UUID, expires_at: int) -> None:
@@ -568,7 +595,10 @@ def prune(state: HubState, at: datetime, keep_events_for: int, keep_processed_fo
         if pruned != record:
             state.persons[person_id] = pruned
     old = now - keep_processed_for
-    for key in [k for k, decided in state.processed.items() if decided.at < old]:
+    # A request still waiting for its answer is kept until it times out, however long that is.
+    for key in [
+        k for k, decided in state.processed.items() if decided.at < old and decided.ticket is None
+    ]:
         del state.processed[key]
     for request_id in [k for k, expiry in state.used_tokens.items() if expiry <= now]:
         del state.used_tokens[request_id]

@@ -53,12 +53,15 @@ class ReplyTicket(NamedTuple):
 
 @dataclass(frozen=True, slots=True)
 class TokenRefused:
-    """Why an answer's token cannot be used: 'forged', 'expired' or 'replayed'."""
+    """Why an answer's token cannot be used: 'forged', 'expired', 'replayed', or 'timed out'
+    (its request already received PROVIDER_TIMEOUT). The last two of these are late."""
+
+    LATE = frozenset({"expired", "timed out"})
 
     why: str
 
 
-def _pack(t: ReplyTicket) -> bytes:
+def pack_ticket(t: ReplyTicket) -> bytes:
     proxy = t.proxy_person_id
     text = _UNIT.join(
         (
@@ -83,7 +86,7 @@ def _pack(t: ReplyTicket) -> bytes:
     )
 
 
-def _unpack(data: bytes) -> ReplyTicket:
+def unpack_ticket(data: bytes) -> ReplyTicket:
     _, issued_at, has_proxy = _HEADER.unpack_from(data)
     at = _HEADER.size
     request_id, person_id, trigger = (
@@ -123,7 +126,7 @@ class ReplyTokens:
 
     def issue(self, ticket: ReplyTicket) -> bytes:
         kid = self._generations.current
-        sealed = self._ciphers[kid].encrypt(_pack(ticket), [_AD, ticket.provider.encode()])
+        sealed = self._ciphers[kid].encrypt(pack_ticket(ticket), [_AD, ticket.provider.encode()])
         return bytes((kid,)) + sealed
 
     def open(
@@ -139,7 +142,7 @@ class ReplyTokens:
         if cipher is None:
             return TokenRefused("forged")
         try:
-            ticket = _unpack(cipher.decrypt(token[1:], [_AD, provider.encode()]))
+            ticket = unpack_ticket(cipher.decrypt(token[1:], [_AD, provider.encode()]))
         except InvalidTag:
             return TokenRefused("forged")
         if now > ticket.issued_at + ttl_seconds:

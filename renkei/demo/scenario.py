@@ -68,6 +68,7 @@ from schemas.models import (
     Notice,
     NumberChanged,
     PensionInsuredCategory,
+    ProviderTimeout,
     ProxyKind,
     ProxyRegistered,
     ProxyRegistrant,
@@ -77,6 +78,7 @@ from schemas.models import (
 )
 
 PROVIDED = "PROVIDED"  # the expected outcome of a request that should be answered
+PROVIDER_TIMEOUT = "PROVIDER_TIMEOUT"  # … the provider did not answer in the hub's time
 CONFIRMED = "CONFIRMED"  # … of an enrolment that should be accepted
 JPS, INSURER, EMPLOYMENT, PORTAL = "jps", "hi-kyokai", "mhlw-ei", "portal"
 ENROLMENT = "enrolment (nothing live)"  # phase 0, before the operator's first advance
@@ -325,11 +327,14 @@ class Scenario:
             self.tracker.cases.append((case, check.expected, got))
         return got
 
-    def _count(self, outcome: AttributeResponse | RequestDenied) -> str:
+    def _count(self, outcome: AttributeResponse | RequestDenied | ProviderTimeout) -> str:
         progress = self.tracker.phases[self.phase]
         if isinstance(outcome, AttributeResponse):
             progress.provided += 1
             return PROVIDED
+        if isinstance(outcome, ProviderTimeout):  # an outcome, shown beside the denials
+            progress.denied[PROVIDER_TIMEOUT] += 1
+            return PROVIDER_TIMEOUT
         progress.denied[outcome.reason.value] += 1
         return outcome.reason.value
 

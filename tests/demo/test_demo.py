@@ -338,7 +338,7 @@ async def test_oversight_statistics_equal_counts_read_here_from_the_provision_re
         if m.request_id == m.trigger_event_id:
             counted[(*group, "DISCLOSED")] += 1
         else:
-            counted[(*group, "PROVIDED" if m.reason is None else m.reason.value)] += 1
+            counted[(*group, m.reason_code or "PROVIDED")] += 1
         if m.over_provided and m.provider is not None:
             over_provisions[m.provider] += 1
 

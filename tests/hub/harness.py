@@ -18,6 +18,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.structs import TopicPartition
 
 from hub.core import Keyring, parse_key_set
+from hub.core.keyring import DEFAULT_TOKEN_TTL_SECONDS
 from hub.core.keys import generate_key_set
 from hub.core.state import RatePolicy
 from hub.onboarding import change_rollout, onboard_agency
@@ -191,12 +192,14 @@ async def running_hub(
     partitions: int = 3,
     rate_policy: RatePolicy | None = None,
     http_port: int | None = None,
+    provider_timeout_s: int = DEFAULT_TOKEN_TTL_SECONDS,
 ) -> AsyncIterator[Hub]:
     config = HubConfig(
         bootstrap,
         TopicLayout(hub_partitions=partitions),
         http_port=http_port,
         rate_policy=rate_policy or RatePolicy(10_000.0, 2_000.0),
+        provider_timeout_s=provider_timeout_s,
     )
     hub = Hub(config, keys)
     task = asyncio.create_task(hub.run())

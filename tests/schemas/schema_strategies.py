@@ -96,7 +96,9 @@ OVERRIDES: dict[tuple[str, str], st.SearchStrategy[Any]] = {
 
 
 def _fix_provision(d: dict[str, Any]) -> dict[str, Any]:
-    if d["outcome"] is Outcome.PROVIDED:
+    if d["provider_timeout"]:
+        d["outcome"], d["reason"] = Outcome.DENIED, None
+    elif d["outcome"] is Outcome.PROVIDED:
         d["reason"] = None
     elif d["reason"] is None:
         d["reason"] = DenialReason.NO_LEGAL_BASIS

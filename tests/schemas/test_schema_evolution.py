@@ -130,3 +130,46 @@ def test_samples_cover_every_union_branch_and_enum_symbol():
     values = [v["value"] for s in samples for v in s["values"]]
     kinds = {type(v).__name__ for v in values}
     assert {"NoneType", "bool", "int", "str", "dict"} <= kinds
+
+
+def test_a_new_denial_reason_symbol_is_refused_even_with_an_enum_default(contract):
+    """Why PROVIDER_TIMEOUT is a message of its own: released readers of DenialReason have no
+    enum default, so whatever default the new schema declares, they cannot read the symbol."""
+    avro, history = contract
+
+    def add_symbol(schema: dict) -> None:
+        schema["symbols"].append("PROVIDER_TIMEOUT")
+        schema["default"] = "MALFORMED"
+
+    _edit(avro, "DenialReason", add_symbol)
+    problems = evolution.check(avro, history)
+    refused = {(p.schema, p.direction) for p in problems}
+    assert ("RequestDenied", "v1 reads current") in refused
+    assert ("ProvisionRecord", "v1 reads current") in refused
+    assert all("PROVIDER_TIMEOUT" in p.problem for p in problems)
+    assert not any(p.direction.startswith("current reads") for p in problems)
+
+
+def test_a_reader_of_an_earlier_provision_record_sees_a_timeout_as_not_provided():
+    """Old readers of the new writer: a v2 reader decodes a PROVIDER_TIMEOUT record as a
+    request that was not provided (DENIED) with no reason code, and nothing else changes."""
+    import io
+
+    from fastavro import parse_schema, schemaless_reader, schemaless_writer
+
+    from schemas.registry import load_schema_set
+
+    current = load_schema_set(AVRO_DIR).expanded("ProvisionRecord")
+    v2 = json.loads((HISTORY_DIR / "ProvisionRecord" / "v2.avsc").read_text("utf-8"))
+    written = evolution.sample_records(current)[0]
+    written.update(outcome="DENIED", reason=None, provider_timeout=True)
+    stream = io.BytesIO()
+    schemaless_writer(stream, parse_schema(current, named_schemas={}), written)
+    stream.seek(0)
+    seen = schemaless_reader(
+        stream, parse_schema(current, named_schemas={}), parse_schema(v2, named_schemas={})
+    )
+    assert seen["outcome"] == "DENIED"
+    assert seen["reason"] is None
+    assert "provider_timeout" not in seen
+    assert str(seen["request_id"]) == written["request_id"]

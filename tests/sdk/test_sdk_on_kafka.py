@@ -27,6 +27,7 @@ from schemas.models import (
     Metadata,
     Notice,
     NoticeAcknowledged,
+    ProviderTimeout,
     Relocation,
     RequestDenied,
 )
@@ -169,6 +170,38 @@ async def test_a_request_without_outcome_times_out_and_a_late_outcome_is_harmles
         )
         assert isinstance(await pending, EnrolmentConfirmed)
         assert len(agency.producer.replies) == 0
+
+
+async def test_a_provider_timeout_is_the_awaited_outcome_of_an_attribute_request(
+    hub: HubByHand,
+) -> None:
+    async with agency_for(hub) as agency:
+        pending = asyncio.create_task(
+            agency.request_attributes(
+                person_code=CODE,
+                provider="med-0001",
+                purpose="continuity_of_care",
+                legal_basis_row="md-01",
+                attributes=["clinical_summary"],
+                trigger_event_id=uuid.uuid4(),
+            )
+        )
+        request = await hub.from_agency(AttributeRequest)
+        deadline = datetime.now(UTC)
+        await hub.deliver(
+            ProviderTimeout(
+                metadata=hub_metadata(),
+                request_id=request.request_id,
+                provider="med-0001",
+                deadline=deadline,
+                message="med-0001 did not answer within 604800 s",
+            )
+        )
+        outcome = await pending
+    assert isinstance(outcome, ProviderTimeout)
+    assert outcome.request_id == request.request_id
+    assert outcome.provider == "med-0001"
+    assert outcome.deadline == deadline
 
 
 async def test_a_forged_or_unsolicited_outcome_is_refused_and_the_hubs_own_is_awaited(
