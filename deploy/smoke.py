@@ -189,6 +189,7 @@ async def exchange(
         ApplicationReceived,
         AttributeResponse,
         PensionInsuredCategory,
+        ProviderTimeout,
         RequestDenied,
     )
     from schemas.sealed_number import HubSealingKey
@@ -220,7 +221,7 @@ async def exchange(
         )  # fmt: skip
         await jps.agency.publish_event(application)
 
-        async def ask(attributes: list[str]) -> AttributeResponse | RequestDenied:
+        async def ask(attributes: list[str]) -> AttributeResponse | RequestDenied | ProviderTimeout:
             return await jps.agency.request_attributes(
                 person_code=code, provider=provider, purpose=row.purpose,
                 legal_basis_row=row.id, attributes=attributes,
