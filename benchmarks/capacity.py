@@ -155,12 +155,15 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--linger-ms", type=int, default=d.linger_ms)
     parser.add_argument("--persons", type=int, default=d.persons)
     parser.add_argument("--stall-seconds", type=float, default=d.stall_seconds)
+    parser.add_argument("--min-transactions", type=int, default=d.min_transactions,
+                        help="per partition in the passthrough's measurement")  # fmt: skip
     parser.add_argument("--out", type=Path, default=RESULTS / "capacity.json")
     a = parser.parse_args(argv)
     if a.factor <= 1 or a.start_rate <= 0:
         parser.error("--factor must exceed 1 and --start-rate be positive")
     s = Settings(requests=a.requests, batch_max=a.batch_max, linger_ms=a.linger_ms,
-                 persons=a.persons, stall_seconds=a.stall_seconds)  # fmt: skip
+                 persons=a.persons, stall_seconds=a.stall_seconds,
+                 min_transactions=a.min_transactions)  # fmt: skip
     steps = Steps(a.start_rate, a.factor, a.max_rate, a.step_seconds, a.p99_bound_ms, a.split)
     runs: list[dict[str, Any]] = []
     try:

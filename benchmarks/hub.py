@@ -87,6 +87,13 @@ class Settings:
     partitions: int = 3
     persons: int = 200
     stall_seconds: float = 60.0
+    min_transactions: int = 10  # per partition, at the least, in a throughput measurement
+
+    def backlog(self, batch_max: int) -> int:
+        """Records for a throughput measurement at `batch_max` records per transaction: at
+        least `requests`, and enough for `min_transactions` full transactions per partition
+        (a rate read off a handful of commit timestamps is noise)."""
+        return max(self.requests, self.min_transactions * batch_max * self.partitions)
 
 
 def say(message: str) -> None:
@@ -218,12 +225,13 @@ class Passthroughs:
         running (for a latency measurement), stopped with the children."""
         source, target = f"bench.{label}.in", f"bench.{label}.out"
         await self.topics(source, target)
-        say(f"  passthrough, {batch_max} records per transaction: {self.s.requests} records")
+        count = self.s.backlog(batch_max)
+        say(f"  passthrough, {batch_max} records per transaction: {count} records")
         futures = [await self.producer.send(source, self.sample, key=str(i).encode())
-                   for i in range(self.s.requests)]  # fmt: skip
+                   for i in range(count)]  # fmt: skip
         await asyncio.gather(*futures)
         process = self.spawn(label, batch_max, f"{source}={target}")
-        out = await read_topic(self.bootstrap, target, self.s.requests,
+        out = await read_topic(self.bootstrap, target, count,
                                stall_seconds=self.s.stall_seconds, watch=self.children.check,
                                what=f"passthrough copies ({batch_max}/transaction)")  # fmt: skip
         return rate_from_timestamps([r.timestamp for r, _ in out]), process
@@ -406,16 +414,18 @@ async def measure_hub(
         h.stop_processes()
         # Nothing but the hub decodes during the throughput run: read its output raw.
         await h.workload.stop_collectors()
-        say(f"  hub: {s.requests} requests loaded while it is down, then timed")
-        await h.workload.send_requests(s.requests)
+        count = s.backlog(s.batch_max)
+        say(f"  hub: {count} requests loaded while it is down, then timed")
+        await h.workload.send_requests(count)
         h.start_processes()
-        throughput = rate_from_timestamps([r.timestamp for r, _ in await h.queries(s.requests)])
+        throughput = rate_from_timestamps([r.timestamp for r, _ in await h.queries(count)])
         say(f"  hub: {rate:.0f} requests/s for {s.seconds} s, provider answering")
         await h.exchanges(rate, s.seconds)
     o = h.workload.observed
     return {
         "processes": len(commands),
         "throughput_per_s": round(throughput, 1),
+        "throughput_records": count,
         "latency_ms": latency_ms(o.query_latencies),
         "exchange_latency_ms": latency_ms(o.latencies),
     }
@@ -590,6 +600,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--best-batches", default=",".join(map(str, d.best_batches)))
     parser.add_argument("--persons", type=int, default=d.persons)
     parser.add_argument("--stall-seconds", type=float, default=d.stall_seconds)
+    parser.add_argument("--min-transactions", type=int, default=d.min_transactions,
+                        help="per partition, in a throughput measurement")  # fmt: skip
     parser.add_argument("--out", type=Path, default=RESULTS / "hub.json")
     a = parser.parse_args(argv)
     s = Settings(
@@ -601,6 +613,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         best_batches=tuple(int(b) for b in a.best_batches.split(",") if b),
         persons=a.persons,
         stall_seconds=a.stall_seconds,
+        min_transactions=a.min_transactions,
     )
     result: dict[str, Any] = {
         "benchmark": "hub vs raw transactional passthrough, same broker, same run",

@@ -75,9 +75,10 @@ async def measure(
                                  watch=children.check)  # fmt: skip
             await asyncio.sleep(3)  # partitions made ready after assignment
             await hub.workload.stop_collectors()
-            requests = [hub.workload.request(i) for i in range(s.requests)]
+            total = s.backlog(s.batch_max)
+            requests = [hub.workload.request(i) for i in range(total)]
             encoded = [(encode(r), r.person_code) for r in requests]
-            say(f"  {layout}: {count}, {s.requests} requests written as fast as possible")
+            say(f"  {layout}: {count}, {total} requests written as fast as possible")
             producer = AIOKafkaProducer(**kafka_options(bootstrap), acks="all", linger_ms=5)
             await producer.start()
             try:
@@ -86,7 +87,7 @@ async def measure(
                 await asyncio.gather(*futures)
             finally:
                 await producer.stop()
-            out = await hub.queries(s.requests)
+            out = await hub.queries(total)
             rate = rate_from_timestamps([r.timestamp for r, _ in out])
     finally:
         children.stop_all()
@@ -125,6 +126,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--linger-ms", type=int, default=d.linger_ms)
     parser.add_argument("--persons", type=int, default=d.persons)
     parser.add_argument("--stall-seconds", type=float, default=d.stall_seconds)
+    parser.add_argument("--min-transactions", type=int, default=d.min_transactions,
+                        help="per partition, in a throughput measurement")  # fmt: skip
     parser.add_argument("--out", type=Path, default=RESULTS / "scaleout.json")
     a = parser.parse_args(argv)
     counts = [int(c) for c in a.counts.split(",") if c]
@@ -140,6 +143,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         linger_ms=a.linger_ms,
         persons=a.persons,
         stall_seconds=a.stall_seconds,
+        min_transactions=a.min_transactions,
     )
     runs: list[dict[str, float]] = []
     try:

@@ -18,7 +18,7 @@ def test_capacity_finder_steps_the_load_and_reports_the_passthrough_beside_it(
     result = run_benchmark("capacity", tmp_path / "capacity.json", "--bootstrap", isolated_kafka,
                            "--requests", "1500", "--start-rate", "20", "--factor", "2",
                            "--max-rate", "40", "--step-seconds", "2", "--persons", "40",
-                           "--p99-bound-ms", "600000")  # fmt: skip
+                           "--p99-bound-ms", "600000", "--min-transactions", "1")  # fmt: skip
     run = result["runs"][0]
     assert run["passthrough_capacity_per_s"] > 0
     assert [step["rate_per_s"] for step in run["steps"]][:1] == [20.0]

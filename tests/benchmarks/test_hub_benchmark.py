@@ -17,7 +17,8 @@ def test_hub_benchmark_writes_hub_and_baselines_from_one_run(
 ) -> None:
     result = run_benchmark("hub", tmp_path / "hub.json", "--bootstrap", isolated_kafka,
                            "--requests", "1500", "--seconds", "2", "--rate", "50",
-                           "--best-batches", "1000", "--persons", "40")  # fmt: skip
+                           "--best-batches", "1000", "--persons", "40",
+                           "--min-transactions", "1")  # fmt: skip
     measured = result["measured"]["given"][0]
     assert set(measured["passthrough"]["throughput_per_s_by_batch_max"]) == {"500", "1000"}
     assert measured["passthrough_chain"]["latency_ms"]["samples"] == 100

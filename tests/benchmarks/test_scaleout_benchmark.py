@@ -15,6 +15,7 @@ pytestmark = pytest.mark.kafka
 def test_scaleout_compares_one_router_process_with_two(isolated_kafka: str, tmp_path: Path) -> None:
     result = run_benchmark("scaleout", tmp_path / "scaleout.json", "--bootstrap", isolated_kafka,
                            "--counts", "1,2", "--requests", "1500", "--partitions", "4",
+                           "--min-transactions", "1",
                            "--persons", "40")  # fmt: skip
     figures = result["runs"][0]
     assert figures["1"] > 0
