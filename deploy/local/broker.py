@@ -102,6 +102,9 @@ class _Node:
     directory: Path
     process: subprocess.Popen[bytes] | None = None
     log_path: Path = field(init=False)
+    # A second client listener, advertised at another address (a proxy's) instead of its own.
+    proxied_port: int | None = None
+    proxied_address: str | None = None
 
     def __post_init__(self) -> None:
         self.log_path = self.directory / "broker.log"
@@ -146,14 +149,36 @@ def _jaas(username: str, password: str) -> str:
     )
 
 
+def _listeners(node: _Node, client: str, protocol: str, controller: str) -> dict[str, str]:
+    """The client listener (named `client`), the controller's, and where a proxy stands in
+    front of the node, the PROXIED listener that advertises the proxy's address: a client that
+    bootstraps through the proxy is told to connect to the proxy again, never around it, while
+    the node's own traffic (replication, transaction markers) keeps the direct listener."""
+    listeners = [f"{client}://127.0.0.1:{node.broker_port}"]
+    advertised = [f"{client}://127.0.0.1:{node.broker_port}"]
+    protocols = [f"{client}:{protocol}", f"CONTROLLER:{controller}"]
+    if node.proxied_port is not None and node.proxied_address is not None:
+        listeners.append(f"PROXIED://127.0.0.1:{node.proxied_port}")
+        advertised.append(f"PROXIED://{node.proxied_address}")
+        protocols.append(f"PROXIED:{protocol}")
+    return {
+        "listeners": ",".join([*listeners, f"CONTROLLER://127.0.0.1:{node.controller_port}"]),
+        "advertised.listeners": ",".join(advertised),
+        "listener.security.protocol.map": ",".join(protocols),
+        "inter.broker.listener.name": client,
+    }
+
+
 def _security_properties(node: _Node, security: BrokerSecurity) -> dict[str, str]:
     tls = security.certificates
+    proxied = {}
+    if node.proxied_port is not None:
+        proxied["listener.name.proxied.scram-sha-512.sasl.jaas.config"] = _jaas(
+            ADMIN, security.admin_password
+        )
     return {
-        "listeners": f"CLIENT://127.0.0.1:{node.broker_port},"
-        f"CONTROLLER://127.0.0.1:{node.controller_port}",
-        "advertised.listeners": f"CLIENT://127.0.0.1:{node.broker_port}",
-        "listener.security.protocol.map": "CLIENT:SASL_SSL,CONTROLLER:SSL",
-        "inter.broker.listener.name": "CLIENT",
+        **_listeners(node, "CLIENT", "SASL_SSL", "SSL"),
+        **proxied,
         "sasl.enabled.mechanisms": SCRAM_MECHANISM,
         "sasl.mechanism.inter.broker.protocol": SCRAM_MECHANISM,
         "listener.name.client.scram-sha-512.sasl.jaas.config": _jaas(
@@ -182,11 +207,7 @@ def _server_properties(
         "process.roles": "broker,controller",
         "node.id": str(node.node_id),
         "controller.quorum.voters": voters,
-        "listeners": f"PLAINTEXT://127.0.0.1:{node.broker_port},"
-        f"CONTROLLER://127.0.0.1:{node.controller_port}",
-        "advertised.listeners": f"PLAINTEXT://127.0.0.1:{node.broker_port}",
-        "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
-        "inter.broker.listener.name": "PLAINTEXT",
+        **_listeners(node, "PLAINTEXT", "PLAINTEXT", "PLAINTEXT"),
         "controller.listener.names": "CONTROLLER",
         "log.dirs": str(node.directory / "data"),
         "num.partitions": "1",
@@ -222,6 +243,11 @@ class KafkaCluster:
     launching the JVMs to the broker answering a metadata request. Secured unless
     `secured=False`; `security` shares one CA and admin password between clusters (tests),
     otherwise each cluster generates its own into its temporary directory.
+
+    `advertise_through="HOST:PORT"` (one node only) opens a second client listener,
+    `proxied_listener`, and advertises HOST:PORT for it: put a TCP proxy there forwarding to
+    `proxied_listener`, and clients that bootstrap at HOST:PORT reach the broker through the
+    proxy only (fault tests cut it); `bootstrap` stays the direct listener.
     """
 
     def __init__(
@@ -233,9 +259,12 @@ class KafkaCluster:
         base_dir: Path | None = None,
         secured: bool = True,
         security: BrokerSecurity | None = None,
+        advertise_through: str | None = None,
     ) -> None:
         if nodes not in (1, 3):
             raise ValueError("a local cluster has 1 or 3 nodes")
+        if advertise_through is not None and nodes != 1:
+            raise ValueError("advertise_through needs a single node (one proxy, one listener)")
         self.version = version
         self.heap_mb = heap_mb or (512 if nodes == 1 else 384)
         self._own_dir = base_dir is None
@@ -244,6 +273,9 @@ class KafkaCluster:
             _Node(i + 1, free_port(), free_port(), self.base_dir / f"n{i + 1}")
             for i in range(nodes)
         ]
+        if advertise_through is not None:
+            self.nodes[0].proxied_port = free_port()
+            self.nodes[0].proxied_address = advertise_through
         self.startup_seconds: float | None = None
         if secured and security is None:
             security = BrokerSecurity.generate(self.base_dir / "tls")
@@ -261,6 +293,14 @@ class KafkaCluster:
         return ",".join(n.bootstrap for n in self.nodes if n.process is not None) or ",".join(
             n.bootstrap for n in self.nodes
         )
+
+    @property
+    def proxied_listener(self) -> tuple[str, int]:
+        """Where the proxy in front of the node forwards to (with `advertise_through`)."""
+        port = self.nodes[0].proxied_port
+        if port is None:
+            raise ValueError("this cluster was started without advertise_through")
+        return "127.0.0.1", port
 
     def _classpath(self) -> str:
         return str(fetch_jars(self.version)) + "/*"
