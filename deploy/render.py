@@ -202,7 +202,8 @@ def registration_job(registry: Registry) -> dict[str, Any]:
     the same registration). Rerun after adding an agency (delete the finished Job first)."""
     commands = []
     for agency in registry.agencies:
-        words = ["renkei", "hub", "register", agency.id, "--key-id", agency.key_id]
+        # --wait 0: the hub replicas may not run yet (they apply it when they start)
+        words = ["renkei", "hub", "register", agency.id, "--key-id", agency.key_id, "--wait", "0"]
         for event in agency.subscriptions:
             words += ["--subscribe", event]
         commands.append(" ".join(words))

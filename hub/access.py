@@ -10,14 +10,15 @@ The broker refuses everything no rule allows (`allow.everyone.if.no.acl.found=fa
   consumer groups and transactional ids `renkei-agency-X` and `renkei-agency-X.*`;
 - `portal`: all an agency may, and read the provision records;
 - `hub`: read every onboarded agency's `.out` and write its `.in`; its own internal topics
-  `renkei.hub.*`; write provision records and dead letters; read control; groups and
-  transactional ids `renkei-hub-*`;
-- `operator`: write control; read dead letters and the oversight signals; groups
-  `renkei-operator-*`;
+  `renkei.hub.*`; write provision records and dead letters; read control and write its
+  acknowledgements (`renkei.control.acks`); groups and transactional ids `renkei-hub-*`;
+- `operator`: write control; read the replicas' control acknowledgements and describe the
+  hub's groups (to wait for every live replica); read dead letters and the oversight signals;
+  groups `renkei-operator-*`;
 - `ppc` (the oversight body): read provision records, dead letters and control; write control
-  (suspensions); read (never write) every onboarded agency's `.out`, for the number changes,
-  notices and acknowledgements it counts; read and write its signals topic; groups
-  `renkei-ppc-*`.
+  (suspensions) and wait for its acknowledgements as operators do; read (never write) every
+  onboarded agency's `.out`, for the number changes, notices and acknowledgements it counts;
+  read and write its signals topic; groups `renkei-ppc-*`.
 
 Nobody else touches a hub-internal topic. The hub's rights on an agency's topics are literal
 names, granted when that agency is onboarded: a prefix `agency.` would let the hub read
@@ -31,6 +32,7 @@ from enum import StrEnum
 
 from schemas.topics import (
     CONTROL,
+    CONTROL_ACKS,
     DEAD_LETTERS,
     OVERSIGHT_SIGNALS,
     PROVISION_RECORDS,
@@ -112,6 +114,18 @@ def _own_namespace(principal: str, group: str) -> list[AclRule]:
     return rules
 
 
+def _acknowledgement_readers(principal: str) -> list[AclRule]:
+    """Who publishes control waits for the replicas' acknowledgements: it reads them, and
+    describes the hub's consumer groups to know which replicas are live (never joins them:
+    describing a group is not reading its offsets or taking its partitions)."""
+    return [
+        *_rules(principal, Resource.TOPIC, CONTROL_ACKS, Pattern.LITERAL, Operation.READ,
+                Operation.DESCRIBE),
+        *_rules(principal, Resource.GROUP, HUB_GROUP_PREFIX, Pattern.PREFIXED,
+                Operation.DESCRIBE),
+    ]  # fmt: skip
+
+
 def agency_rules(agency: str) -> list[AclRule]:
     """What onboarding grants for agency `agency`: its own rights and the hub's on its topics."""
     agency_kind(agency)  # InvalidAgencyId for anything that is not an agency id
@@ -150,6 +164,7 @@ def service_rules(principal: str) -> list[AclRule]:
                 *_rules(HUB, topic, PROVISION_RECORDS, literal, read, write, describe, create),
                 *_rules(HUB, topic, DEAD_LETTERS, literal, write, describe, create),
                 *_rules(HUB, topic, CONTROL, literal, read, describe, create),
+                *_rules(HUB, topic, CONTROL_ACKS, literal, write, describe, create),
                 *_rules(HUB, topic, OVERSIGHT_SIGNALS, literal, describe, create),
                 *_rules(HUB, Resource.GROUP, HUB_GROUP_PREFIX, Pattern.PREFIXED, read,
                         describe),
@@ -161,6 +176,7 @@ def service_rules(principal: str) -> list[AclRule]:
         case "operator":
             rules = [
                 *_rules(OPERATOR, topic, CONTROL, literal, write, describe),
+                *_acknowledgement_readers(OPERATOR),
                 *_rules(OPERATOR, topic, DEAD_LETTERS, literal, read, describe),
                 *_rules(OPERATOR, topic, OVERSIGHT_SIGNALS, literal, read, describe),
                 *_rules(OPERATOR, Resource.CLUSTER, "kafka-cluster", literal,
@@ -172,6 +188,7 @@ def service_rules(principal: str) -> list[AclRule]:
                 *_rules(PPC, topic, PROVISION_RECORDS, literal, read, describe),
                 *_rules(PPC, topic, DEAD_LETTERS, literal, read, describe),
                 *_rules(PPC, topic, CONTROL, literal, read, write, describe),
+                *_acknowledgement_readers(PPC),
                 *_rules(PPC, topic, OVERSIGHT_SIGNALS, literal, read, write, describe),
                 *_rules(PPC, Resource.CLUSTER, "kafka-cluster", literal,
                         Operation.IDEMPOTENT_WRITE),

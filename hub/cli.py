@@ -26,7 +26,14 @@ from rich.table import Table
 from hub.access import SERVICE_PRINCIPALS
 from hub.acl_admin import AccessAdminError
 from hub.audit import ChainHead, ChainReport, verify_partition
-from hub.control import operator_metadata, publish_control
+from hub.control import operator_metadata
+from hub.control_acks import (
+    DEFAULT_WAIT_SECONDS,
+    HUB_GROUPS,
+    Confirmation,
+    ReplicasUnknown,
+    publish_and_confirm,
+)
 from hub.control_signatures import ControlKeyError
 from hub.core import Keyring, KeySetError, load_key_set
 from hub.core.keyring import DEFAULT_TOKEN_TTL_SECONDS
@@ -36,16 +43,17 @@ from hub.lag import measure_lag
 from hub.layout import LayoutMismatch
 from hub.layout import guard as guard_layout
 from hub.onboarding import (
-    change_rollout,
     create_service_principal,
     offboard_agency,
     onboard_agency,
-    register_agency,
+    registration,
+    retirement,
+    rollout_changes,
 )
 from hub.partition_state import CHAIN_HEAD
 from hub.readers import read_to_end
 from hub.repartition import RepartitionRefused, repartition
-from hub.service import Hub, HubConfig
+from hub.service import Hub, HubConfig, default_replica_id
 from hub.topics import (
     DEAD_LETTERS,
     PERSONS,
@@ -62,6 +70,7 @@ from renkei import logs
 from schemas.models import (
     AgencySuspension,
     LegalBasisTablePublished,
+    Message,
     RolloutOperation,
 )
 from schemas.provision_records import VerifyKeyError, parse_verify_keys
@@ -89,6 +98,14 @@ Replication = Annotated[
         "1 on a single local broker.",
     ),
 ]
+Wait = Annotated[
+    float,
+    typer.Option(
+        "--wait",
+        help="Seconds to wait for every live hub replica to acknowledge (applied or refused); "
+        "0 publishes without waiting (set-up before any replica runs).",
+    ),
+]
 T = TypeVar("T")
 
 
@@ -107,11 +124,52 @@ def _run(coro: Awaitable[T]) -> T:
                       "RENKEI_KAFKA_PASSWORD and RENKEI_KAFKA_CA_FILE; the log above names the "
                       "broker's reason (e.g. invalid credentials).")  # fmt: skip
         raise typer.Exit(2) from exc
+    except ReplicasUnknown as exc:
+        console.print(f"[red]Live replicas unknown:[/red] {exc}")
+        raise typer.Exit(2) from exc
     except (SaslAuthenticationFailed, TopicAuthorizationFailedError) as exc:
         console.print(f"[red]The broker refused this principal:[/red] {exc}")
         console.print("Check RENKEI_KAFKA_USERNAME, RENKEI_KAFKA_PASSWORD and that the "
                       "principal was onboarded with the rights this command needs.")  # fmt: skip
         raise typer.Exit(2) from exc
+
+
+def _command(bootstrap: str, wait: float, *messages: Message) -> None:
+    """Publish control commands; with `wait`, report every live replica's answer to each and
+    exit 1 if nobody applied one or anybody refused one."""
+    confirmations = _run(publish_and_confirm(bootstrap, *messages, within=wait))
+    if wait <= 0:
+        for c in confirmations:
+            console.print(f"{c.message_type} published at control offset {c.offset} "
+                          "(not waiting for the replicas)")  # fmt: skip
+        return
+    failed = False
+    for c in confirmations:
+        failed |= _report(c, wait)
+    if failed:
+        raise typer.Exit(1)
+
+
+def _report(confirmation: Confirmation, wait: float) -> bool:
+    """Print who applied, refused or stayed silent; True if the command failed."""
+    c = confirmation
+    console.print(f"{c.message_type} at control offset {c.offset}: {len(c.applied)} applied, "
+                  f"{len(c.refused)} refused, {len(c.silent)} silent of {len(c.live)} live "
+                  "replica(s)")  # fmt: skip
+    for replica in c.applied:
+        console.print(f"  applied  {replica}")
+    for answer in c.refused:
+        console.print(f"  [red]refused[/red]  {answer.replica}: {answer.reason}"
+                      + (f" ({answer.detail})" if answer.detail else ""))  # fmt: skip
+    for replica in c.silent:
+        console.print(f"  [yellow]silent[/yellow]   {replica}: no acknowledgement within "
+                      f"{wait:g} s")  # fmt: skip
+    if not c.answers and not c.live:
+        console.print(f"[red]No hub replica is running[/red] (no member in "
+                      f"{' or '.join(HUB_GROUPS)}) and none answered within {wait:g} s: the "
+                      "command stays on the control topic and every replica applies it when "
+                      "it starts.")  # fmt: skip
+    return not c.succeeded
 
 
 def _keys() -> Keyring:
@@ -152,6 +210,14 @@ def run(
         list[str] | None,
         typer.Option(help="Run only this stage (ingress or router); repeatable. Default: both."),
     ] = None,
+    replica_id: Annotated[
+        str | None,
+        typer.Option(
+            envvar="RENKEI_REPLICA_ID",
+            help="This replica's name in its control acknowledgements and the hub's consumer "
+            "groups (e.g. the pod name); default host-pid-random.",
+        ),
+    ] = None,
     budget: Annotated[
         list[str] | None,
         typer.Option(
@@ -190,6 +256,7 @@ def run(
         stages=tuple(stage or ("ingress", "router")),
         rate_policy=rate_policy,
         provider_timeout_s=provider_timeout,
+        replica_id=replica_id or default_replica_id(),
     )
     unknown = set(config.stages) - {"ingress", "router"}
     if unknown:
@@ -295,9 +362,11 @@ def onboard(
     replication: Replication = PRODUCTION_REPLICATION,
     operator: Operator = "op-onboarding",
     credentials: Credentials = None,
+    wait: Wait = DEFAULT_WAIT_SECONDS,
 ) -> None:
     """Onboard an agency in one idempotent step: its two topics, its principal (SCRAM
-    credential) and ACLs, and its registration (kind, key id, subscriptions)."""
+    credential) and ACLs, and its registration (kind, key id, subscriptions), which every
+    live replica acknowledges."""
     layout = TopicLayout(agency_partitions=partitions, replication=replication)
     try:
         kind = agency_kind(agency)
@@ -309,12 +378,16 @@ def onboard(
     try:
         created = _run(onboard_agency(bootstrap, agency, subscribe, key_id=key_id,
                                       layout=layout, operator=operator,
-                                      password=password))  # fmt: skip
+                                      password=password, register=False))  # fmt: skip
+        registering = registration(agency, subscribe, key_id=key_id, operator=operator)
     except (InvalidAgencyId, ValueError, TopicCreationError, AccessAdminError) as exc:
         console.print(f"[red]{exc}[/red]")
         raise typer.Exit(2) from exc
-    console.print(f"{agency} onboarded as {kind.value} in {time.monotonic() - began:.2f} s; "
-                  f"topics created: {len(created)}; its settings: {path}")  # fmt: skip
+    console.print(f"{agency}: topics, credential and ACLs ready in "
+                  f"{time.monotonic() - began:.2f} s; topics created: {len(created)}; its "
+                  f"settings: {path}")  # fmt: skip
+    _command(bootstrap, wait, registering)
+    console.print(f"{agency} onboarded as {kind.value}")
 
 
 @hub_app.command("register")
@@ -326,14 +399,16 @@ def register(
     ] = None,
     key_id: str = "1",
     operator: Operator = "op-onboarding",
+    wait: Wait = DEFAULT_WAIT_SECONDS,
 ) -> None:
     """Only register an agency on the control channel, where its topics, credential and ACLs
     come from elsewhere (Kubernetes: `renkei deploy render`'s KafkaTopics and KafkaUsers)."""
     try:
-        _run(register_agency(bootstrap, agency, subscribe, key_id=key_id, operator=operator))
+        registering = registration(agency, subscribe, key_id=key_id, operator=operator)
     except (InvalidAgencyId, ValueError) as exc:
         console.print(f"[red]{exc}[/red]")
         raise typer.Exit(2) from exc
+    _command(bootstrap, wait, registering)
     console.print(f"{agency} registered as {agency_kind(agency).value}")
 
 
@@ -341,10 +416,21 @@ def register(
 def offboard(
     agency: Annotated[str, typer.Argument(help="Agency id.")],
     bootstrap: Bootstrap = "127.0.0.1:9092",
+    operator: Operator = "op-onboarding",
+    wait: Wait = DEFAULT_WAIT_SECONDS,
 ) -> None:
-    """Remove an agency's ACLs, credential and two topics (their records are deleted)."""
+    """Retire an agency from the hub's registry (every live replica acknowledges; from then
+    on whatever it sends is refused and nothing reaches it), then remove its ACLs, credential
+    and two topics (their records are deleted)."""
     try:
-        had = _run(offboard_agency(bootstrap, agency))
+        agency_kind(agency)
+        retiring = retirement(agency, operator=operator)
+    except InvalidAgencyId as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from exc
+    _command(bootstrap, wait, retiring)
+    try:
+        had = _run(offboard_agency(bootstrap, agency, retire=False))
     except (InvalidAgencyId, AccessAdminError) as exc:
         console.print(f"[red]{exc}[/red]")
         raise typer.Exit(2) from exc
@@ -373,47 +459,60 @@ def principal(
 
 
 def _rollout(
-    bootstrap: str, operator: str, op: RolloutOperation, sector: Sector | None = None
+    bootstrap: str, operator: str, wait: float, op: RolloutOperation, sector: Sector | None = None
 ) -> None:
-    _run(change_rollout(bootstrap, op, sector=sector, operator=operator))
-    console.print(f"rollout: {op.value} {sector or ''} published on the control channel")
+    _command(bootstrap, wait, *rollout_changes(op, sector=sector, operator=operator))
+    console.print(f"rollout: {op.value} {sector or ''} applied")
 
 
 @rollout_app.command("advance")
 def rollout_advance(
-    bootstrap: Bootstrap = "127.0.0.1:9092", operator: Operator = "op-rollout"
+    bootstrap: Bootstrap = "127.0.0.1:9092",
+    operator: Operator = "op-rollout",
+    wait: Wait = DEFAULT_WAIT_SECONDS,
 ) -> None:
     """Switch on the next phase of the rollout plan."""
-    _rollout(bootstrap, operator, RolloutOperation.ADVANCE)
+    _rollout(bootstrap, operator, wait, RolloutOperation.ADVANCE)
 
 
 @rollout_app.command("rollback")
 def rollout_rollback(
-    bootstrap: Bootstrap = "127.0.0.1:9092", operator: Operator = "op-rollout"
+    bootstrap: Bootstrap = "127.0.0.1:9092",
+    operator: Operator = "op-rollout",
+    wait: Wait = DEFAULT_WAIT_SECONDS,
 ) -> None:
     """Return to the previous phase."""
-    _rollout(bootstrap, operator, RolloutOperation.ROLL_BACK)
+    _rollout(bootstrap, operator, wait, RolloutOperation.ROLL_BACK)
 
 
 @rollout_app.command("pause")
 def rollout_pause(
-    sector: Sector, bootstrap: Bootstrap = "127.0.0.1:9092", operator: Operator = "op-rollout"
+    sector: Sector,
+    bootstrap: Bootstrap = "127.0.0.1:9092",
+    operator: Operator = "op-rollout",
+    wait: Wait = DEFAULT_WAIT_SECONDS,
 ) -> None:
     """Pause one sector (its requests are denied SECTOR_NOT_LIVE until resumed)."""
-    _rollout(bootstrap, operator, RolloutOperation.PAUSE_SECTOR, sector=sector)
+    _rollout(bootstrap, operator, wait, RolloutOperation.PAUSE_SECTOR, sector=sector)
 
 
 @rollout_app.command("resume")
 def rollout_resume(
-    sector: Sector, bootstrap: Bootstrap = "127.0.0.1:9092", operator: Operator = "op-rollout"
+    sector: Sector,
+    bootstrap: Bootstrap = "127.0.0.1:9092",
+    operator: Operator = "op-rollout",
+    wait: Wait = DEFAULT_WAIT_SECONDS,
 ) -> None:
     """Resume a paused sector."""
-    _rollout(bootstrap, operator, RolloutOperation.RESUME_SECTOR, sector=sector)
+    _rollout(bootstrap, operator, wait, RolloutOperation.RESUME_SECTOR, sector=sector)
 
 
 @hub_app.command("publish-table")
 def publish_table(
-    path: Path, bootstrap: Bootstrap = "127.0.0.1:9092", operator: Operator = "op-legal"
+    path: Path,
+    bootstrap: Bootstrap = "127.0.0.1:9092",
+    operator: Operator = "op-legal",
+    wait: Wait = DEFAULT_WAIT_SECONDS,
 ) -> None:
     """Validate a legal-basis table file and publish it as the version in force."""
     text = path.read_text("utf-8")
@@ -422,38 +521,42 @@ def publish_table(
     except LegalBasisTableError as exc:
         console.print(f"[red]Refused:[/red] {exc}")
         raise typer.Exit(1) from exc
-    _run(publish_control(bootstrap, LegalBasisTablePublished(
+    _command(bootstrap, wait, LegalBasisTablePublished(
         metadata=operator_metadata(operator), version=table.version,
-        sha256=hashlib.sha256(text.encode()).hexdigest(), table_json=text)))  # fmt: skip
-    console.print(f"legal-basis table {table.version} published ({len(table.rows)} rows)")
+        sha256=hashlib.sha256(text.encode()).hexdigest(), table_json=text))  # fmt: skip
+    console.print(f"legal-basis table {table.version} in force ({len(table.rows)} rows)")
 
 
 @hub_app.command("suspend")
 def suspend(
-    agency: str, reason: str, bootstrap: Bootstrap = "127.0.0.1:9092", operator: Operator = "ppc"
+    agency: str,
+    reason: str,
+    bootstrap: Bootstrap = "127.0.0.1:9092",
+    operator: Operator = "ppc",
+    wait: Wait = DEFAULT_WAIT_SECONDS,
 ) -> None:
     """The oversight body suspends an agency: its requests are denied AGENCY_SUSPENDED."""
-    _suspension(bootstrap, operator, agency, suspended=True, reason=reason)
+    _suspension(bootstrap, operator, wait, agency, suspended=True, reason=reason)
     console.print(f"{agency} suspended")
 
 
 @hub_app.command("reinstate")
 def reinstate(
     agency: str, reason: str = "reinstated", bootstrap: Bootstrap = "127.0.0.1:9092",
-    operator: Operator = "ppc",
+    operator: Operator = "ppc", wait: Wait = DEFAULT_WAIT_SECONDS,
 ) -> None:  # fmt: skip
     """Lift a suspension."""
-    _suspension(bootstrap, operator, agency, suspended=False, reason=reason)
+    _suspension(bootstrap, operator, wait, agency, suspended=False, reason=reason)
     console.print(f"{agency} reinstated")
 
 
 def _suspension(
-    bootstrap: str, operator: str, agency: str, *, suspended: bool, reason: str
+    bootstrap: str, operator: str, wait: float, agency: str, *, suspended: bool, reason: str
 ) -> None:
     message = AgencySuspension(
         metadata=operator_metadata(operator), agency=agency, suspended=suspended, reason=reason
     )
-    _run(publish_control(bootstrap, message))
+    _command(bootstrap, wait, message)
 
 
 async def read_topic(

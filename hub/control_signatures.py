@@ -2,9 +2,10 @@
 
 Only `operator` and `ppc` may write the control topic (hub.access), and besides every control
 command carries, in the record header `renkei-signature`, an Ed25519 signature over its exact
-bytes: rollout changes, legal-basis tables and agency registrations by the operators' key,
-suspensions by the oversight body's (ppc) key. The hub holds only the two public keys, so a
-leaked broker credential alone cannot steer it, and the ppc cannot publish a table.
+bytes: rollout changes, legal-basis tables, agency registrations and retirements by the
+operators' key, suspensions by the oversight body's (ppc) key. The hub holds only the two
+public keys, so a leaked broker credential alone cannot steer it, and the ppc cannot publish a
+table. A signed command is applied once (hub/core/control_replay.py).
 
 Keys are files named by configuration, never code:
 
@@ -30,6 +31,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 
 from schemas.models import (
     AgencyRegistered,
+    AgencyRetired,
     AgencySuspension,
     LegalBasisTablePublished,
     Message,
@@ -64,6 +66,8 @@ class Refusal(StrEnum):
     NOT_A_COMMAND = "not_a_command"
     MALFORMED = "malformed"
     REFUSED_BY_RULE = "refused_by_rule"
+    REPLAYED = "replayed"  # a signed command's message id came before (hub/core/control_replay)
+    STALE = "stale"  # appended long after it was signed
 
 
 def required_signer(message: Message) -> Signer | None:
@@ -71,7 +75,7 @@ def required_signer(message: Message) -> Signer | None:
     match message:
         case AgencySuspension():
             return Signer.PPC
-        case RolloutChange() | LegalBasisTablePublished() | AgencyRegistered():
+        case RolloutChange() | LegalBasisTablePublished() | AgencyRegistered() | AgencyRetired():
             return Signer.OPERATOR
         case _:
             return None

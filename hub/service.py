@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
+import secrets
 import signal
+import socket
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -33,6 +36,11 @@ INGRESS_GROUP = "renkei-hub-ingress"
 ROUTER_GROUP = "renkei-hub-router"
 
 
+def default_replica_id() -> str:
+    """host-pid-random: unique among the replicas of one cluster, even in one process (tests)."""
+    return f"{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(2)}"
+
+
 @dataclass
 class HubConfig:
     bootstrap: str
@@ -51,6 +59,9 @@ class HubConfig:
     # How long a provider has to answer a query: also how long its reply token lives. Past it
     # the requester gets PROVIDER_TIMEOUT and a later answer is dead-lettered (DOMAIN.md §12).
     provider_timeout_s: int = DEFAULT_TOKEN_TTL_SECONDS
+    # This replica's name in its control acknowledgements and, as the Kafka client id of its
+    # stages' consumers, in the hub's consumer groups (how operators' commands find it live).
+    replica_id: str = field(default_factory=default_replica_id)
 
 
 class Hub:
@@ -63,7 +74,9 @@ class Hub:
         self.control = ControlState(rate_policy=config.rate_policy)
         # the operators' and the oversight body's public keys (ControlKeyError if unset)
         trust = config.control_trust or load_trust()
-        self.control_reader = ControlReader(config.bootstrap, self.control, trust)
+        self.control_reader = ControlReader(
+            config.bootstrap, self.control, trust, replica=config.replica_id
+        )
 
         def stage(name: str, group: str, **subscription: Any) -> StageConfig:
             return StageConfig(
@@ -73,6 +86,7 @@ class Hub:
                 batch_max=config.batch_max,
                 linger_ms=config.linger_ms,
                 consumer_options={
+                    "client_id": config.replica_id,
                     "session_timeout_ms": config.session_timeout_ms,
                     "heartbeat_interval_ms": max(500, config.session_timeout_ms // 5),
                 },

@@ -19,6 +19,7 @@ from aiokafka.errors import InvalidReplicationFactorError, TopicAlreadyExistsErr
 from producers.connection import kafka_options
 from schemas.topics import (
     CONTROL,
+    CONTROL_ACKS,
     DEAD_LETTERS,
     OVERSIGHT_SIGNALS,
     PROVISION_RECORDS,
@@ -29,6 +30,7 @@ from schemas.vocabulary import AGENCY_ID_PATTERN
 
 __all__ = [
     "CONTROL",
+    "CONTROL_ACKS",
     "DEAD_LETTERS",
     "LAYOUT",
     "OVERSIGHT_SIGNALS",
@@ -52,6 +54,7 @@ _AGENCY_ID = re.compile(AGENCY_ID_PATTERN)
 
 FOREVER = "-1"
 DEAD_LETTER_RETENTION = str(7 * 24 * 3600 * 1000)
+ACK_RETENTION = str(24 * 3600 * 1000)  # read by the command waiting for them, within minutes
 LEADER_WAIT_SECONDS = 30
 
 
@@ -88,7 +91,15 @@ class TopicLayout:
         return [
             NewTopic(PERSONS, n, r),
             NewTopic(STATE, n, r, topic_configs={"cleanup.policy": "compact"}),
-            NewTopic(CONTROL, 1, r, topic_configs={"retention.ms": FOREVER}),
+            # The broker stamps each command with the time it was appended, which the replay
+            # guard compares with the time it was signed (hub/core/control_replay.py).
+            NewTopic(
+                CONTROL,
+                1,
+                r,
+                topic_configs={"retention.ms": FOREVER, "message.timestamp.type": "LogAppendTime"},
+            ),
+            NewTopic(CONTROL_ACKS, 1, r, topic_configs={"retention.ms": ACK_RETENTION}),
             NewTopic(LAYOUT, 1, r, topic_configs={"cleanup.policy": "compact"}),
             NewTopic(PROVISION_RECORDS, n, r, topic_configs={"retention.ms": FOREVER}),
             # Malformed input can hold anything, even a number in clear: kept for operators'

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from schemas.models import (
         MESSAGE_MODELS,
         AgencyRegistered,
+        AgencyRetired,
         AgencySuspension,
         ApplicationReceived,
         AttributeAnswer,
@@ -36,6 +37,7 @@ if TYPE_CHECKING:
         ClinicalUpdate,
         ConsentGiven,
         ConsentWithdrawn,
+        ControlAcknowledged,
         DeadLetter,
         DependencyChanged,
         Enrolment,
@@ -61,6 +63,7 @@ if TYPE_CHECKING:
 __all__ = [
     "MESSAGE_MODELS",
     "AgencyRegistered",
+    "AgencyRetired",
     "AgencySuspension",
     "ApplicationReceived",
     "AttributeAnswer",
@@ -72,6 +75,7 @@ __all__ = [
     "CodecError",
     "ConsentGiven",
     "ConsentWithdrawn",
+    "ControlAcknowledged",
     "DeadLetter",
     "DecodeError",
     "DecodeReason",

@@ -118,10 +118,28 @@ CHANNELS = (
         "Hub-internal control channel: rollout changes, legal-basis table versions, agency "
         "suspensions and registrations. Written by operators and the oversight body (through "
         "the hub's tools), applied by every hub replica.",
-        ("RolloutChange", "LegalBasisTablePublished", "AgencySuspension", "AgencyRegistered"),
+        (
+            "RolloutChange",
+            "LegalBasisTablePublished",
+            "AgencySuspension",
+            "AgencyRegistered",
+            "AgencyRetired",
+        ),
         "send",
         "sendControl",
         "Operators and the oversight body steer the hub.",
+    ),
+    Channel(
+        "controlAcknowledgements",
+        "renkei.control.acks",
+        "Control acknowledgements",
+        "Written by the hub only, read by operators and the oversight body: each hub replica "
+        "says, for every control record it reads after starting, whether it applied or refused "
+        "it and why. The commands that publish control wait here for every live replica.",
+        ("ControlAcknowledged",),
+        "receive",
+        "receiveControlAcknowledgements",
+        "Operators and the oversight body learn which replicas applied a command.",
     ),
 )
 

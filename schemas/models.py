@@ -567,6 +567,22 @@ class AgencyRegistered(Message):
         return self
 
 
+class AgencyRetired(Message):
+    agency: AgencyId
+    reason: str
+
+
+class ControlAcknowledged(Message):
+    """One hub replica's answer to the control record at `control_offset`."""
+
+    replica: Name
+    control_offset: Annotated[int, Field(ge=0, le=2**63 - 1), AvroType("long")]
+    message_type: str | None = None
+    applied: bool
+    reason: str | None = None
+    detail: str | None = None
+
+
 EVENT_MODELS: tuple[type[Message], ...] = (
     Relocation,
     IncomeDetermined,
@@ -598,6 +614,8 @@ _MESSAGE_CLASSES: tuple[type[Message], ...] = (
     LegalBasisTablePublished,
     AgencySuspension,
     AgencyRegistered,
+    AgencyRetired,
+    ControlAcknowledged,
 )
 MESSAGE_MODELS: dict[str, type[Message]] = {model.MESSAGE_TYPE: model for model in _MESSAGE_CLASSES}
 """Message type (the record's short name) -> model."""

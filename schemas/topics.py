@@ -9,6 +9,7 @@ from __future__ import annotations
 PROVISION_RECORDS = "renkei.provision-records"  # 情報提供等記録: read by the portal and ppc
 DEAD_LETTERS = "renkei.dead-letters"  # bad input with its original bytes, for operators
 CONTROL = "renkei.control"  # legal-basis table, rollout, suspensions, registrations
+CONTROL_ACKS = "renkei.control.acks"  # each hub replica: applied or refused, per control record
 OVERSIGHT_SIGNALS = "renkei.oversight.signals"  # anomaly signals, written by the oversight body
 
 # Every message the hub delivers on agency.<id>.in carries this header: "<stream>:<n>", where

@@ -23,8 +23,9 @@ for agency in $RENKEI_AGENCIES; do
     portal) subscriptions="--subscribe ConsentGiven --subscribe ConsentWithdrawn --subscribe ProxyRegistered --subscribe ProxyRevoked --subscribe DependencyChanged" ;;
     *) subscriptions="" ;;
   esac
+  # --wait 0: no hub replica runs yet to acknowledge; they apply it when they start
   # shellcheck disable=SC2086
-  renkei hub onboard "$agency" $subscriptions --key-id "$agency-reference" \
+  renkei hub onboard "$agency" $subscriptions --key-id "$agency-reference" --wait 0 \
     --credentials "/var/lib/renkei/credentials/$agency.kafka.env"
 done
 echo "set-up done"

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import sys
 import uuid
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
@@ -215,6 +216,19 @@ async def running_hub(
 
 def new_number() -> str:
     return individual_number.generate()
+
+
+async def renkei(*args: str, env: dict[str, str] | None = None) -> tuple[int, str]:
+    """Run the real `renkei` command line in a process of its own (its own event loop and its
+    own environment, so the hubs of the test keep theirs); its exit code and output."""
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "renkei", *args,
+        env={**os.environ, "COLUMNS": "200", **(env or {})},
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+    )  # fmt: skip
+    output, _ = await asyncio.wait_for(process.communicate(), timeout=300)
+    assert process.returncode is not None
+    return process.returncode, output.decode("utf-8", "replace")
 
 
 def control_applied(hub: Hub, at_least: int) -> Callable[[], bool]:

@@ -92,6 +92,7 @@ OVERRIDES: dict[tuple[str, str], st.SearchStrategy[Any]] = {
     ("ProvisionRecord", "chain_sequence"): st.integers(0, 2**63 - 1),
     ("DeadLetter", "source_partition"): st.integers(0, 2**31 - 1),
     ("DeadLetter", "source_offset"): st.integers(0, 2**63 - 1),
+    ("ControlAcknowledged", "control_offset"): st.integers(0, 2**63 - 1),
 }
 
 

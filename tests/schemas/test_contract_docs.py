@@ -76,6 +76,7 @@ def test_every_message_is_on_a_topic_of_the_domain():
         "renkei.provision-records",
         "renkei.dead-letters",
         "renkei.control",
+        "renkei.control.acks",
         "renkei.oversight.signals",
     }
     payload = document["components"]["messages"]["AttributeRequest"]["payload"]

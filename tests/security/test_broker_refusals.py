@@ -44,7 +44,7 @@ from schemas.models import EnrolmentConfirmed, RolloutOperation
 from schemas.topics import CONTROL, DEAD_LETTERS, PROVISION_RECORDS, inbound, outbound
 
 from ..conftest import BrokerInfo
-from ..hub.harness import dev_keys, running_hub
+from ..hub.harness import dev_keys, renkei, running_hub
 
 pytestmark = pytest.mark.kafka
 
@@ -287,8 +287,9 @@ async def test_onboarding_by_command_is_idempotent_and_offboarding_locks_the_age
     cluster: Cluster, tmp_path: Path
 ) -> None:
     agency, settings = "mun-01100", tmp_path / "mun-01100.kafka.env"
+    # --wait 0: no hub replica runs in this test to acknowledge the registration
     args = ("onboard", agency, "--bootstrap", cluster.bootstrap, "--replication", "1",
-            "--credentials", str(settings))  # fmt: skip
+            "--credentials", str(settings), "--wait", "0")  # fmt: skip
     first = await asyncio.to_thread(hub_cli, *args)
     assert first.exit_code == 0, first.output
     again = await asyncio.to_thread(hub_cli, *args)  # same password, same rules, no error
@@ -298,7 +299,8 @@ async def test_onboarding_by_command_is_idempotent_and_offboarding_locks_the_age
     assert configured.sasl_username == agency
     await refused(produce(configured, outbound(agency), enable_idempotence=True))
 
-    gone = await asyncio.to_thread(hub_cli, "offboard", agency, "--bootstrap", cluster.bootstrap)
+    gone = await asyncio.to_thread(hub_cli, "offboard", agency, "--bootstrap", cluster.bootstrap,
+                                   "--wait", "0")  # fmt: skip
     assert gone.exit_code == 0, gone.output
     with pytest.raises(SaslAuthenticationFailed):
         await scram(cluster.bootstrap, agency, configured.sasl_password or "",
@@ -368,4 +370,11 @@ async def test_good_traffic_flows_with_every_principal_on_its_own_rights(
             finally:
                 for agency in agencies:
                     await agency.stop()
+            # the operator's command, as `operator`, hears the hub's acknowledgement (as `hub`)
+            as_operator = {"RENKEI_KAFKA_USERNAME": "operator",
+                           "RENKEI_KAFKA_PASSWORD": cluster.passwords["operator"]}  # fmt: skip
+            pause = ("hub", "rollout", "pause", "medical", "--bootstrap", cluster.bootstrap)
+            code, output = await renkei(*pause, "--wait", "120", env=as_operator)
     assert all(isinstance(o, EnrolmentConfirmed) for o in outcomes)
+    assert code == 0, output
+    assert "1 applied, 0 refused, 0 silent of 1 live replica(s)" in output

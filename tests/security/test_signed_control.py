@@ -10,17 +10,19 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from aiokafka import AIOKafkaProducer
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from prometheus_client import REGISTRY
 
 from hub.control import operator_metadata, publish_control
 from hub.control_signatures import SIGNATURE_HEADER, Signer, load_signing, sign
 from hub.service import Hub
 from producers.connection import kafka_options
 from schemas.codec import encode
-from schemas.models import AgencySuspension, Message, RolloutChange, RolloutOperation
+from schemas.models import AgencySuspension, Message, Metadata, RolloutChange, RolloutOperation
 from schemas.topics import CONTROL
 
 from ..hub.harness import dev_keys, onboard, running_hub, wait_until
@@ -64,7 +66,8 @@ async def refused_without_effect(hub: Hub, bootstrap: str, value: bytes, sig: by
     await wait_until(lambda: hub.control.refused > refused, timeout=30)
     assert hub.control.rollout.phase == phase
     assert hub.control.suspended == suspended
-    assert hub.ready
+    assert hub.control_reader.running
+    await wait_until(lambda: hub.ready, timeout=60)  # (after another test's replica left)
 
 
 def operator_signature(message: Message, value: bytes) -> bytes:
@@ -139,3 +142,69 @@ async def test_readiness_turns_false_when_the_control_reader_stops(
         assert replica.ready
         await replica.control_reader.stop()
         assert not replica.ready
+
+
+# --- replays: a genuine signature on a command that was already applied ---------------------
+
+
+def refusals(reason: str) -> float:
+    labels = {"reason": reason}
+    return REGISTRY.get_sample_value("renkei_control_refused_total", labels) or 0.0
+
+
+def suspension_of(agency: str, suspended: bool, signed_at: datetime | None = None) -> (
+    AgencySuspension
+):  # fmt: skip
+    metadata = Metadata(message_id=uuid.uuid4(), occurred_at=signed_at or datetime.now(UTC),
+                        sender="ppc")  # fmt: skip
+    return AgencySuspension(metadata=metadata, agency=agency, suspended=suspended,
+                            reason="investigation")  # fmt: skip
+
+
+async def test_a_genuine_suspension_published_again_after_the_reinstatement_is_refused(
+    isolated_kafka: str, hub: Hub
+) -> None:
+    # The oversight body suspends mun-27100 and later reinstates it. Whoever can write the
+    # control topic copies the suspension's record, bytes and signature, and publishes it
+    # again to suspend mun-27100 a second time.
+    suspending = suspension_of("mun-27100", True)
+    value = encode(suspending)
+    signature = load_signing().signature(suspending, value)
+    await write_control(isolated_kafka, value, signature)
+    await wait_until(lambda: "mun-27100" in hub.control.suspended, timeout=30)
+    await publish_control(isolated_kafka, suspension_of("mun-27100", False))
+    await wait_until(lambda: "mun-27100" not in hub.control.suspended, timeout=30)
+    replayed = refusals("replayed")
+
+    await refused_without_effect(hub, isolated_kafka, value, signature)
+
+    assert "mun-27100" not in hub.control.suspended
+    assert refusals("replayed") == replayed + 1
+    # a replica started now reads the original and the copy, and refuses the copy too
+    async with running_hub(isolated_kafka, dev_keys()) as second:
+        assert "mun-27100" not in second.control.suspended
+
+
+async def test_a_genuine_rollout_change_published_twice_advances_once(
+    isolated_kafka: str, hub: Hub
+) -> None:
+    change = advance()
+    value = encode(change)
+    signature = operator_signature(change, value)
+    phase = hub.control.rollout.phase
+    await write_control(isolated_kafka, value, signature)
+    await wait_until(lambda: hub.control.rollout.phase == phase + 1, timeout=30)
+    await refused_without_effect(hub, isolated_kafka, value, signature)
+    assert hub.control.rollout.phase == phase + 1
+
+
+async def test_a_command_signed_long_before_it_is_published_is_refused_as_stale(
+    isolated_kafka: str, hub: Hub
+) -> None:
+    # a signed command kept back (or taken from a topic whose history is gone) and published
+    # eleven minutes after it was signed, with an id the hub has never seen
+    old = suspension_of("mun-13101", False, datetime.now(UTC) - timedelta(minutes=11))
+    value = encode(old)
+    stale = refusals("stale")
+    await refused_without_effect(hub, isolated_kafka, value, load_signing().signature(old, value))
+    assert refusals("stale") == stale + 1

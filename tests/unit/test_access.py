@@ -16,6 +16,7 @@ from hub.access import (
 )
 from schemas.topics import (
     CONTROL,
+    CONTROL_ACKS,
     DEAD_LETTERS,
     OVERSIGHT_SIGNALS,
     PROVISION_RECORDS,
@@ -108,3 +109,20 @@ def test_a_name_that_is_no_principal_is_refused() -> None:
         service_rules("admin")
     with pytest.raises(InvalidAgencyId):
         agency_rules("agency.evil")
+
+
+def test_only_the_hub_acknowledges_control_and_only_who_publishes_control_reads_it() -> None:
+    writers = {
+        p for p in EVERYONE if (CONTROL_ACKS, Pattern.LITERAL, Operation.WRITE) in topic_rights(p)
+    }
+    readers = {p for p in EVERYONE
+               if (CONTROL_ACKS, Pattern.LITERAL, Operation.READ) in topic_rights(p)}  # fmt: skip
+    assert writers == {"hub"}
+    assert readers == {"operator", "ppc"}
+
+
+def test_who_publishes_control_may_describe_the_hubs_groups_but_never_join_them() -> None:
+    for principal in ("operator", "ppc"):
+        on_hub_groups = {r.operation for r in service_rules(principal)
+                         if r.resource is Resource.GROUP and r.name == "renkei-hub-"}  # fmt: skip
+        assert on_hub_groups == {Operation.DESCRIBE}
