@@ -10,7 +10,8 @@ and a fresh plain one, each run), in this order:
 1. Throughput baselines: N records are loaded, then a one-hop transactional passthrough
    (consume -> produce -> commit, the hub's own stage machinery, no logic) is started and the
    rate read off its output's produce timestamps: at the hub's transaction settings
-   (--batch-max, --linger-ms) and at larger transactions (--best-batches; the best is kept).
+   (--batch-max, --linger-ms) and at larger transactions (--best-batches), and the same on
+   confluent-kafka (librdkafka, KIP-447 offsets; --librdkafka-batches); the best is kept.
 2. Latency baselines at a load of a quarter of the passthrough's capacity at the hub's
    settings (or --rate): the one-hop passthrough, and a chain of as many transactional hops as
    the full exchange takes — request -> ingress -> router -> query, a plain relay as the
@@ -84,6 +85,7 @@ class Settings:
     batch_max: int = 500  # the hub's transaction settings, given to the hub and passthrough
     linger_ms: int = 20
     best_batches: tuple[int, ...] = (2_000, 5_000)
+    librdkafka_batches: tuple[int, ...] = (5_000,)  # the other client, KIP-447 offsets
     partitions: int = 3
     persons: int = 200
     stall_seconds: float = 60.0
@@ -220,17 +222,26 @@ class Passthroughs:
                    "--linger-ms", str(self.s.linger_ms)]  # fmt: skip
         return self.children.spawn(command + [a for stage in stages for a in ("--stage", stage)])
 
-    async def throughput(self, label: str, batch_max: int) -> tuple[float, Any]:
+    async def throughput(
+        self, label: str, batch_max: int, client: str = "aiokafka"
+    ) -> tuple[float, Any]:
         """Records/s of a one-hop passthrough over a preloaded backlog; the process is left
-        running (for a latency measurement), stopped with the children."""
+        running (for a latency measurement), stopped with the children. `client` aiokafka:
+        the hub's stage machinery; librdkafka: benchmarks.passthrough_librdkafka."""
         source, target = f"bench.{label}.in", f"bench.{label}.out"
         await self.topics(source, target)
         count = self.s.backlog(batch_max)
-        say(f"  passthrough, {batch_max} records per transaction: {count} records")
+        say(f"  {client} passthrough, {batch_max} records per transaction: {count} records")
         futures = [await self.producer.send(source, self.sample, key=str(i).encode())
                    for i in range(count)]  # fmt: skip
         await asyncio.gather(*futures)
-        process = self.spawn(label, batch_max, f"{source}={target}")
+        if client == "librdkafka":
+            command = ["benchmarks.passthrough_librdkafka", "--bootstrap", self.bootstrap,
+                       "--batch-max", str(batch_max), "--linger-ms", str(self.s.linger_ms),
+                       source, target]  # fmt: skip
+            process = self.children.spawn(command)
+        else:
+            process = self.spawn(label, batch_max, f"{source}={target}")
         out = await read_topic(self.bootstrap, target, count,
                                stall_seconds=self.s.stall_seconds, watch=self.children.check,
                                what=f"passthrough copies ({batch_max}/transaction)")  # fmt: skip
@@ -446,6 +457,11 @@ async def measure(bootstrap: str, s: Settings, workdir: Path) -> dict[str, Any]:
                 figure, process = await pt.throughput(f"batch-{size}", size)
                 children.stop_one(process)
                 best[str(size)] = round(figure, 1)
+            other: dict[str, float] = {}
+            for size in s.librdkafka_batches:
+                figure, process = await pt.throughput(f"librdkafka-{size}", size, "librdkafka")
+                children.stop_one(process)
+                other[str(size)] = round(figure, 1)
             chain = await pt.chain_latency(rate)
             children.stop_all()
         one = await measure_hub(bootstrap, s, children, rate, [[]], REQUESTER, PROVIDER, workdir)
@@ -455,13 +471,17 @@ async def measure(bootstrap: str, s: Settings, workdir: Path) -> dict[str, Any]:
                                   "mun-01100", "mun-13102", workdir)  # fmt: skip
     finally:
         children.stop_all()
-    best_size = max(best, key=lambda k: best[k])
+    candidates = [(v, "aiokafka", int(k)) for k, v in best.items()]
+    candidates += [(v, "librdkafka", int(k)) for k, v in other.items()]
+    best_rate, best_client, best_size = max(candidates)
     passthrough = {
         "throughput_per_s": round(at_hub, 1),
         "latency_ms": one_hop["end_to_end_ms"],
         "throughput_per_s_by_batch_max": best,
-        "best_throughput_per_s": best[best_size],
-        "best_batch_max": int(best_size),
+        "librdkafka_throughput_per_s_by_batch_max": other,
+        "best_throughput_per_s": best_rate,
+        "best_client": best_client,
+        "best_batch_max": best_size,
     }
     return {
         "offered_rate_per_s": rate,
@@ -597,7 +617,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--rate", type=float, help="offered load (default: capacity ÷ 4)")
     parser.add_argument("--batch-max", type=int, default=d.batch_max)
     parser.add_argument("--linger-ms", type=int, default=d.linger_ms)
-    parser.add_argument("--best-batches", default=",".join(map(str, d.best_batches)))
+    parser.add_argument("--best-batches", default=",".join(map(str, d.best_batches)),
+                        help="larger transactions for the aiokafka passthrough")  # fmt: skip
+    parser.add_argument("--librdkafka-batches",
+                        default=",".join(map(str, d.librdkafka_batches)),
+                        help="transaction sizes for the confluent-kafka passthrough")  # fmt: skip
     parser.add_argument("--persons", type=int, default=d.persons)
     parser.add_argument("--stall-seconds", type=float, default=d.stall_seconds)
     parser.add_argument("--min-transactions", type=int, default=d.min_transactions,
@@ -611,6 +635,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         batch_max=a.batch_max,
         linger_ms=a.linger_ms,
         best_batches=tuple(int(b) for b in a.best_batches.split(",") if b),
+        librdkafka_batches=tuple(int(b) for b in a.librdkafka_batches.split(",") if b),
         persons=a.persons,
         stall_seconds=a.stall_seconds,
         min_transactions=a.min_transactions,

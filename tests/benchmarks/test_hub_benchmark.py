@@ -18,9 +18,12 @@ def test_hub_benchmark_writes_hub_and_baselines_from_one_run(
     result = run_benchmark("hub", tmp_path / "hub.json", "--bootstrap", isolated_kafka,
                            "--requests", "1500", "--seconds", "2", "--rate", "50",
                            "--best-batches", "1000", "--persons", "40",
-                           "--min-transactions", "1")  # fmt: skip
+                           "--librdkafka-batches", "1000", "--min-transactions", "1")  # fmt: skip
     measured = result["measured"]["given"][0]
-    assert set(measured["passthrough"]["throughput_per_s_by_batch_max"]) == {"500", "1000"}
+    passthrough = measured["passthrough"]
+    assert set(passthrough["throughput_per_s_by_batch_max"]) == {"500", "1000"}
+    assert passthrough["librdkafka_throughput_per_s_by_batch_max"]["1000"] > 0
+    assert passthrough["best_client"] in ("aiokafka", "librdkafka")
     assert measured["passthrough_chain"]["latency_ms"]["samples"] == 100
     for hub in ("hub", "hub_one_process_per_stage"):
         assert measured[hub]["throughput_per_s"] > 0
