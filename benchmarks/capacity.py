@@ -19,7 +19,6 @@ results/capacity.json and prints the steps.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import os
 import sys
 import tempfile
@@ -35,6 +34,7 @@ from benchmarks.common import (
     machine,
     now_iso,
     ratio,
+    run_within,
     spread,
     write_results,
 )
@@ -129,7 +129,8 @@ def on_local_broker(secured: bool, s: Settings, steps: Steps) -> dict[str, Any]:
         os.environ.update(cluster.admin_environment())
         os.environ.update(generate_control_keys(Path(tmp)))
         try:
-            return asyncio.run(find_capacity(cluster.bootstrap, s, steps, Path(tmp)))
+            return run_within(find_capacity(cluster.bootstrap, s, steps, Path(tmp)),
+                              s.timeout_seconds, "the capacity finder")  # fmt: skip
         finally:
             os.environ.clear()
             os.environ.update(saved)
@@ -157,13 +158,15 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--stall-seconds", type=float, default=d.stall_seconds)
     parser.add_argument("--min-transactions", type=int, default=d.min_transactions,
                         help="per partition in the passthrough's measurement")  # fmt: skip
+    parser.add_argument("--timeout", type=float, default=d.timeout_seconds,
+                        help="seconds for one run before giving up")  # fmt: skip
     parser.add_argument("--out", type=Path, default=RESULTS / "capacity.json")
     a = parser.parse_args(argv)
     if a.factor <= 1 or a.start_rate <= 0:
         parser.error("--factor must exceed 1 and --start-rate be positive")
     s = Settings(requests=a.requests, batch_max=a.batch_max, linger_ms=a.linger_ms,
                  persons=a.persons, stall_seconds=a.stall_seconds,
-                 min_transactions=a.min_transactions)  # fmt: skip
+                 min_transactions=a.min_transactions, timeout_seconds=a.timeout)  # fmt: skip
     steps = Steps(a.start_rate, a.factor, a.max_rate, a.step_seconds, a.p99_bound_ms, a.split)
     runs: list[dict[str, Any]] = []
     try:
@@ -171,10 +174,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             say(f"run {run + 1}/{a.runs}")
             if a.bootstrap:
                 with tempfile.TemporaryDirectory(prefix="renkei-bench-") as tmp:
-                    runs.append(asyncio.run(find_capacity(a.bootstrap, s, steps, Path(tmp))))
+                    work = find_capacity(a.bootstrap, s, steps, Path(tmp))
+                    runs.append(run_within(work, s.timeout_seconds, "the capacity finder"))
             else:
                 runs.append(on_local_broker(a.broker == "secured", s, steps))
-    except BenchmarkError as exc:
+    except (BenchmarkError, TimeoutError) as exc:
         print(f"benchmark failed: {exc}", file=sys.stderr)
         raise SystemExit(1) from exc
     result = {

@@ -15,9 +15,9 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Coroutine, Iterable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from aiokafka.structs import TopicPartition
 from confluent_kafka import ConsumerGroupState
@@ -29,10 +29,23 @@ from producers.connection import Connection
 from schemas.codec import message_type
 
 RESULTS = Path(__file__).resolve().parent.parent / "results"
+T = TypeVar("T")
 
 
 class BenchmarkError(RuntimeError):
     """The benchmark could not measure what it set out to (the message says what and where)."""
+
+
+def run_within(work: Coroutine[Any, Any, T], seconds: float, what: str) -> T:
+    """asyncio.run(work), cancelled (its clean-up runs) and a BenchmarkError after `seconds`."""
+
+    async def bounded() -> T:
+        try:
+            return await asyncio.wait_for(work, seconds)
+        except TimeoutError as exc:
+            raise BenchmarkError(f"{what} did not finish within {seconds:.0f} s") from exc
+
+    return asyncio.run(bounded())
 
 
 def machine() -> dict[str, Any]:

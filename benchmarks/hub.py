@@ -1,7 +1,7 @@
 """Hub benchmark: the hub beside raw transactional passthroughs, same broker, same run.
 
     python -m benchmarks.hub [--broker both|secured|plain] [--runs N] [--requests N]
-                             [--seconds T] [--rate R] [--batch-max N] [--best-batches 2000,5000]
+                             [--seconds T] [--rate R] [--batch-max N] [--best-batches 5000]
                              [--bootstrap HOST:PORT] [--out FILE]
 
 Per broker (without --bootstrap: a fresh local secured broker — SASL/SCRAM over TLS, ACLs —
@@ -55,6 +55,7 @@ from benchmarks.common import (
     rate_from_timestamps,
     ratio,
     read_topic,
+    run_within,
     spread,
     write_results,
 )
@@ -84,12 +85,13 @@ class Settings:
     rate: float | None = None  # offered load for latency; None: a quarter of the capacity
     batch_max: int = 500  # the hub's transaction settings, given to the hub and passthrough
     linger_ms: int = 20
-    best_batches: tuple[int, ...] = (2_000, 5_000)
+    best_batches: tuple[int, ...] = (5_000,)
     librdkafka_batches: tuple[int, ...] = (5_000,)  # the other client, KIP-447 offsets
     partitions: int = 3
     persons: int = 200
     stall_seconds: float = 60.0
     min_transactions: int = 10  # per partition, at the least, in a throughput measurement
+    timeout_seconds: float = 1800.0  # one broker's measurements, all told
 
     def backlog(self, batch_max: int) -> int:
         """Records for a throughput measurement at `batch_max` records per transaction: at
@@ -537,7 +539,8 @@ def on_local_broker(secured: bool, s: Settings) -> dict[str, Any]:
         os.environ.update(cluster.admin_environment())
         os.environ.update(generate_control_keys(Path(tmp)))  # signed control, as in production
         try:
-            return asyncio.run(measure(cluster.bootstrap, s, Path(tmp)))
+            return run_within(measure(cluster.bootstrap, s, Path(tmp)), s.timeout_seconds,
+                              "the measurements on one broker")  # fmt: skip
         finally:
             os.environ.clear()
             os.environ.update(saved)
@@ -626,6 +629,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--stall-seconds", type=float, default=d.stall_seconds)
     parser.add_argument("--min-transactions", type=int, default=d.min_transactions,
                         help="per partition, in a throughput measurement")  # fmt: skip
+    parser.add_argument("--timeout", type=float, default=d.timeout_seconds,
+                        help="seconds for one broker's measurements before giving up")  # fmt: skip
     parser.add_argument("--out", type=Path, default=RESULTS / "hub.json")
     a = parser.parse_args(argv)
     s = Settings(
@@ -639,6 +644,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         persons=a.persons,
         stall_seconds=a.stall_seconds,
         min_transactions=a.min_transactions,
+        timeout_seconds=a.timeout,
     )
     result: dict[str, Any] = {
         "benchmark": "hub vs raw transactional passthrough, same broker, same run",
@@ -653,15 +659,15 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             if a.bootstrap:
                 say(f"run {run + 1}/{a.runs} on {a.bootstrap}")
                 with tempfile.TemporaryDirectory(prefix="renkei-bench-") as tmp:
-                    runs.setdefault("given", []).append(
-                        asyncio.run(measure(a.bootstrap, replace(s), Path(tmp)))
-                    )
+                    work = measure(a.bootstrap, replace(s), Path(tmp))
+                    measured = run_within(work, s.timeout_seconds, "the measurements")
+                    runs.setdefault("given", []).append(measured)
                 continue
             for label, secured in (("secured", True), ("plain", False)):
                 if a.broker in ("both", label):
                     say(f"run {run + 1}/{a.runs} on a fresh {label} broker")
                     runs.setdefault(label, []).append(on_local_broker(secured, s))
-    except BenchmarkError as exc:
+    except (BenchmarkError, TimeoutError) as exc:
         print(f"benchmark failed: {exc}", file=sys.stderr)
         raise SystemExit(1) from exc
     result["brokers"] = {"secured": SECURED, "plain": "plaintext, no ACLs"} if not a.bootstrap \

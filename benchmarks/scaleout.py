@@ -35,6 +35,7 @@ from benchmarks.common import (
     now_iso,
     rate_from_timestamps,
     ratio,
+    run_within,
     spread,
     write_results,
 )
@@ -104,7 +105,8 @@ def on_local_broker(secured: bool, s: Settings, layout: str, count: int) -> dict
         os.environ.update(cluster.admin_environment())
         os.environ.update(generate_control_keys(Path(tmp)))
         try:
-            return asyncio.run(measure(cluster.bootstrap, s, layout, count, Path(tmp)))
+            return run_within(measure(cluster.bootstrap, s, layout, count, Path(tmp)),
+                              s.timeout_seconds, "the measurement")  # fmt: skip
         finally:
             os.environ.clear()
             os.environ.update(saved)
@@ -128,6 +130,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--stall-seconds", type=float, default=d.stall_seconds)
     parser.add_argument("--min-transactions", type=int, default=d.min_transactions,
                         help="per partition, in a throughput measurement")  # fmt: skip
+    parser.add_argument("--timeout", type=float, default=d.timeout_seconds,
+                        help="seconds for one measurement before giving up")  # fmt: skip
     parser.add_argument("--out", type=Path, default=RESULTS / "scaleout.json")
     a = parser.parse_args(argv)
     counts = [int(c) for c in a.counts.split(",") if c]
@@ -144,6 +148,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         persons=a.persons,
         stall_seconds=a.stall_seconds,
         min_transactions=a.min_transactions,
+        timeout_seconds=a.timeout,
     )
     runs: list[dict[str, float]] = []
     try:
@@ -153,22 +158,15 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                 if a.bootstrap:
                     say(f"run {run + 1}/{a.runs}: {count} {a.layout} on {a.bootstrap}")
                     with tempfile.TemporaryDirectory(prefix="renkei-bench-") as tmp:
-                        measured = asyncio.run(
-                            measure(
-                                a.bootstrap,
-                                s,
-                                a.layout,
-                                count,
-                                Path(tmp),
-                                pair=run * len(counts) + i,
-                            )
-                        )
+                        pair = run * len(counts) + i
+                        work = measure(a.bootstrap, s, a.layout, count, Path(tmp), pair)
+                        measured = run_within(work, s.timeout_seconds, "the measurement")
                 else:
                     say(f"run {run + 1}/{a.runs}: {count} {a.layout} on a fresh {a.broker} broker")
                     measured = on_local_broker(a.broker == "secured", s, a.layout, count)
                 figures[str(count)] = measured["throughput_per_s"]
             runs.append(figures)
-    except BenchmarkError as exc:
+    except (BenchmarkError, TimeoutError) as exc:
         print(f"benchmark failed: {exc}", file=sys.stderr)
         raise SystemExit(1) from exc
     summary: dict[str, Any] = {
