@@ -58,6 +58,7 @@ class Replicas:
             *(sys.executable, "-m", "renkei", "hub", "run", "--bootstrap", self.bootstrap),
             *("--partitions", str(self.partitions), "--replication", str(self.replication)),
             *("--session-timeout-ms", "6000"),
+            *("--budget", "1000000000/1000000000"),  # a soak at any --rate, never budget-bound
         ]
         with log.open("wb") as out:
             process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=env)

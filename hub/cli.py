@@ -223,7 +223,8 @@ def run(
         typer.Option(
             help="Rate budget: CAPACITY/PER_SECOND for every agency, or "
             "AGENCY=CAPACITY/PER_SECOND for one; repeatable. Give every replica the same. "
-            "Default 10000/2000: a replica restart's backlog arrives as one burst."
+            "Default 1000/500 per agency (2.5 times the demo's peak of 200 a second); metered "
+            "by the broker's time, so a backlog after a restart counts when it was sent."
         ),
     ] = None,
     provider_timeout: Annotated[

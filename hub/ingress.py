@@ -80,6 +80,20 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
+LOG_APPEND_TIME = 1  # aiokafka's timestamp_type of a record the broker stamped
+
+
+def received_at_us(record: ConsumerRecord[bytes, bytes], now: datetime) -> int:
+    """When the hub takes the message to have arrived (the router's "now": rate budgets,
+    trigger windows, FUTURE_DATED). The broker's append time where the topic stamps records
+    so (`TopicLayout.agency_topics` creates them with LogAppendTime: the sender cannot choose
+    it), so a backlog read at once after a restart is judged by when it was sent; else, on a
+    topic whose records carry the sender's own time, the ingress clock."""
+    if record.timestamp_type == LOG_APPEND_TIME:
+        return int(record.timestamp) * 1_000
+    return int(now.timestamp() * 1_000_000)
+
+
 class Ingress(Stateless):
     """The ingress stage's processor (stateless: nothing to prepare or drop)."""
 
@@ -134,7 +148,7 @@ class Ingress(Stateless):
                 record, DL.SENDER_MISMATCH, f"declared sender {sender} on {owner}'s topic", now
             )
         source = f"{record.topic}/{record.partition}/{record.offset}"
-        received = int(now.timestamp() * 1_000_000)
+        received = received_at_us(record, now)
         meta = message.metadata
         base: dict[str, Any] = {
             "sender": sender,

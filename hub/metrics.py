@@ -33,6 +33,12 @@ REFUSED_ASSERTIONS = Counter(
     "Facts that did not count (not entitled, future-dated, suspended), by publishing agency",
     ["agency", "reason"],
 )
+METERED_REQUESTS = Counter(
+    "renkei_metered_requests_total",
+    "Requests counted against an agency's rate budget (routed, or denied UNKNOWN_CODE or "
+    "MALFORMED) and requests refused for want of it (RATE_LIMITED), by requesting agency",
+    ["agency", "outcome"],
+)
 DUPLICATES = Counter(
     "renkei_duplicate_requests_total", "Requests whose id was already decided (not re-executed)"
 )

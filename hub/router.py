@@ -56,6 +56,7 @@ from hub.core import (
 from hub.core.decision import kind_of
 from hub.core.entitlement import RefusalReason, Refused, suspension_refusal
 from hub.core.notice_receipts import NoticeReceipt
+from hub.core.state import METERED_DENIALS
 from hub.core.trust import Condition, default_trust_table
 from hub.deadletters import DeadLetterReason, dead_letter, internal_dead_letter, parse_source
 from hub.envelope import Envelope, Kind
@@ -284,6 +285,10 @@ class Router:
             return
         decision = decide(request, state, self.control.table, self.control.rollout, self.keys, now)
         record_decision(state, requester, request.request_id, decision, now)
+        if isinstance(decision, Route):
+            metrics.METERED_REQUESTS.labels(requester, "routed").inc()
+        elif decision.reason in METERED_DENIALS or decision.reason is DenialReason.RATE_LIMITED:
+            metrics.METERED_REQUESTS.labels(requester, decision.reason.value).inc()
         correlation = request.metadata.message_id
         if isinstance(decision, Route):
             metrics.OUTCOMES.labels("routed", "").inc()

@@ -49,7 +49,7 @@ class HubConfig:
     linger_ms: int = 20
     http_port: int | None = None  # /healthz, /readyz, /metrics; None: no HTTP server
     http_host: str = "127.0.0.1"  # 0.0.0.0 in a container, so probes and scrapes reach it
-    rate_policy: RatePolicy = field(default_factory=lambda: RatePolicy(10_000.0, 2_000.0))
+    rate_policy: RatePolicy = field(default_factory=RatePolicy)
     # How long a crashed replica keeps its partitions before the group gives them away.
     session_timeout_ms: int = 10_000
     # Which stages this process runs: both (default), or one, to give each its own core.

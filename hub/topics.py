@@ -111,7 +111,13 @@ class TopicLayout:
 
     def agency_topics(self, agency: str) -> list[NewTopic]:
         p, r = self.agency_partitions, self.replication
-        return [NewTopic(outbound(agency), p, r), NewTopic(inbound(agency), p, r)]
+        # The broker stamps what an agency sends: the hub meters and dates it by that time,
+        # which the sender cannot set (hub.ingress.received_at_us).
+        stamped = {"message.timestamp.type": "LogAppendTime"}
+        return [
+            NewTopic(outbound(agency), p, r, topic_configs=stamped),
+            NewTopic(inbound(agency), p, r),
+        ]
 
 
 async def ensure_topics(bootstrap: str, topics: list[NewTopic]) -> list[str]:

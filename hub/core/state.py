@@ -246,12 +246,24 @@ class AgencyEntry:
     subscriptions: frozenset[EventType]
 
 
+# The default budget, sized from the demo's load (renkei/demo): it offers at most 200 requests
+# a second from one agency (its background load, were all of it one agency's) and at most 64
+# awaiting an outcome at once. Headroom factor 2.5 on the rate; a burst of two seconds at that
+# rate, so a sender that stalled and catches up is not refused. Anything beyond is a flood:
+# 5,000 requests in half a second get at most 1,000 + 0.5 x 500 = 1,250 routed.
+DEMO_PEAK_PER_SECOND = 200.0
+BUDGET_HEADROOM = 2.5
+DEFAULT_PER_SECOND = DEMO_PEAK_PER_SECOND * BUDGET_HEADROOM
+DEFAULT_BURST = 2 * DEFAULT_PER_SECOND
+
+
 @dataclass(frozen=True, slots=True)
 class RatePolicy:
-    """Token bucket per agency: `capacity` requests at once, refilled at `per_second`."""
+    """Token bucket per agency: `capacity` requests at once, refilled at `per_second`;
+    `overrides` gives some agencies their own (capacity, per second)."""
 
-    capacity: float = 1_000.0
-    per_second: float = 100.0
+    capacity: float = DEFAULT_BURST
+    per_second: float = DEFAULT_PER_SECOND
     overrides: Mapping[str, tuple[float, float]] = field(default_factory=dict)
 
     def for_agency(self, agency: str) -> tuple[float, float]:
@@ -321,8 +333,11 @@ class HubState:
 
 def budget_available(state: HubState, agency: str, now: float) -> float:
     """Requests the agency may still make at `now` in this partition (a token bucket, time
-    passed in). Each of the `budget_share` partitions holds its share of the agency's budget,
-    so together they never allow more than the budget (a share is at least one request)."""
+    passed in: when the broker took the request, so a backlog is metered by when it was sent
+    and a test is deterministic). Each of the `budget_share` partitions holds its share of the
+    agency's budget, so together they never allow more than the budget (a share is at least
+    one request). Time only refills going forward: a request stamped earlier than the last
+    one counted (another source partition's clock) refills nothing."""
     capacity, per_second = state.rate_policy.for_agency(agency)
     share = state.budget_share
     capacity, per_second = max(1.0, capacity / share), per_second / share
@@ -331,7 +346,9 @@ def budget_available(state: HubState, agency: str, now: float) -> float:
 
 
 def spend_budget(state: HubState, agency: str, now: float) -> None:
-    state.budgets[agency] = (budget_available(state, agency, now) - 1.0, now)
+    """Count one request at `now`; the bucket's clock never goes back."""
+    _tokens, at = state.budgets.get(agency, (0.0, now))
+    state.budgets[agency] = (budget_available(state, agency, now) - 1.0, max(at, now))
 
 
 # Denials that cost budget like a routed request: a flood of forged codes or malformed
