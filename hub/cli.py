@@ -71,6 +71,7 @@ from schemas.models import (
     AgencySuspension,
     LegalBasisTablePublished,
     Message,
+    RateBudgetSet,
     RolloutOperation,
 )
 from schemas.provision_records import VerifyKeyError, parse_verify_keys
@@ -526,6 +527,35 @@ def publish_table(
         metadata=operator_metadata(operator), version=table.version,
         sha256=hashlib.sha256(text.encode()).hexdigest(), table_json=text))  # fmt: skip
     console.print(f"legal-basis table {table.version} in force ({len(table.rows)} rows)")
+
+
+@hub_app.command("budget")
+def budget(
+    burst: Annotated[int, typer.Option(min=1, help="Requests at once (the bucket's size).")],
+    per_second: Annotated[int, typer.Option(min=0, help="Requests per second it refills with.")],
+    agency: Annotated[
+        str | None, typer.Option(help="The agency whose budget this is; default: every agency.")
+    ] = None,
+    reason: Annotated[str, typer.Option(help="Why, for the record.")] = "rate budget",
+    bootstrap: Bootstrap = "127.0.0.1:9092",
+    operator: Operator = "op-budgets",
+    wait: Wait = DEFAULT_WAIT_SECONDS,
+) -> None:
+    """Set one agency's rate budget, or every agency's: a signed control command every hub
+    replica applies (it takes precedence over `hub run --budget`)."""
+    if agency is not None:
+        try:
+            agency_kind(agency)
+        except InvalidAgencyId as exc:
+            console.print(f"[red]Refused:[/red] {exc}")
+            raise typer.Exit(2) from exc
+    message = RateBudgetSet(
+        metadata=operator_metadata(operator), agency=agency, burst=burst,
+        per_second=per_second, reason=reason,
+    )  # fmt: skip
+    _command(bootstrap, wait, message)
+    whose = agency or "every agency"
+    console.print(f"rate budget of {whose}: {burst} at once, {per_second} a second")
 
 
 @hub_app.command("suspend")

@@ -38,7 +38,7 @@ from hub.core import (
     parse_published_table,
 )
 from hub.core.control_replay import ControlHistory, ReplayRefusal
-from hub.core.state import AgencyEntry, RatePolicy
+from hub.core.state import AgencyEntry, RatePolicy, set_budget
 from hub.topics import CONTROL, CONTROL_ACKS
 from producers.connection import kafka_options
 from renkei.logs import get_logger
@@ -51,6 +51,7 @@ from schemas.models import (
     LegalBasisTablePublished,
     Message,
     Metadata,
+    RateBudgetSet,
     RolloutChange,
 )
 from schemas.topics import HUB_SENDER
@@ -70,6 +71,7 @@ class ControlState:
     suspended: dict[str, str] = field(default_factory=dict)
     rate_policy: RatePolicy = field(default_factory=RatePolicy)
     history: ControlHistory = field(default_factory=ControlHistory)  # ids of signed commands
+    budgets_set: dict[str, tuple[float, float]] = field(default_factory=dict)
     applied: int = 0  # signed control messages processed, applied or refused by a rule
     refused: int = 0  # control records refused (unsigned, wrongly signed, malformed, by rule)
 
@@ -106,6 +108,8 @@ class ControlState:
                 # Offboarded: no longer a registered sender (ingress refuses what it still
                 # sends), provider, requester or subscriber. Retiring twice changes nothing.
                 self.agencies.pop(message.agency, None)
+            case RateBudgetSet():
+                set_budget(self.budgets_set, message.agency, message.burst, message.per_second)
             case _:
                 return f"{message.MESSAGE_TYPE} is not a control message"
         return None

@@ -35,6 +35,7 @@ from schemas.models import (
     AgencySuspension,
     LegalBasisTablePublished,
     Message,
+    RateBudgetSet,
     RolloutChange,
 )
 
@@ -75,7 +76,13 @@ def required_signer(message: Message) -> Signer | None:
     match message:
         case AgencySuspension():
             return Signer.PPC
-        case RolloutChange() | LegalBasisTablePublished() | AgencyRegistered() | AgencyRetired():
+        case (
+            RolloutChange()
+            | LegalBasisTablePublished()
+            | AgencyRegistered()
+            | AgencyRetired()
+            | RateBudgetSet()
+        ):
             return Signer.OPERATOR
         case _:
             return None

@@ -118,6 +118,7 @@ class PartitionState(PartitionStore):
             agencies=control.agencies,
             suspended=control.suspended,
             rate_policy=control.rate_policy,
+            budgets_set=control.budgets_set,
             processed=self.decided,
             used_tokens=self.used_tokens,
             budgets=self.budgets,

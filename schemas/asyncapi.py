@@ -116,14 +116,15 @@ CHANNELS = (
         "renkei.control",
         "Hub control",
         "Hub-internal control channel: rollout changes, legal-basis table versions, agency "
-        "suspensions and registrations. Written by operators and the oversight body (through "
-        "the hub's tools), applied by every hub replica.",
+        "suspensions, registrations and rate budgets. Written by operators and the oversight "
+        "body (through the hub's tools), applied by every hub replica.",
         (
             "RolloutChange",
             "LegalBasisTablePublished",
             "AgencySuspension",
             "AgencyRegistered",
             "AgencyRetired",
+            "RateBudgetSet",
         ),
         "send",
         "sendControl",

@@ -554,6 +554,13 @@ class AgencySuspension(Message):
     reason: str
 
 
+class RateBudgetSet(Message):
+    agency: AgencyId | None = None
+    burst: Annotated[int, Field(ge=1, le=2**63 - 1), AvroType("long")]
+    per_second: Annotated[int, Field(ge=0, le=2**63 - 1), AvroType("long")]
+    reason: str
+
+
 class AgencyRegistered(Message):
     agency: AgencyId
     kind: AgencyKind
@@ -616,6 +623,7 @@ _MESSAGE_CLASSES: tuple[type[Message], ...] = (
     AgencyRegistered,
     AgencyRetired,
     ControlAcknowledged,
+    RateBudgetSet,
 )
 MESSAGE_MODELS: dict[str, type[Message]] = {model.MESSAGE_TYPE: model for model in _MESSAGE_CLASSES}
 """Message type (the record's short name) -> model."""

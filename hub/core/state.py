@@ -323,12 +323,36 @@ class HubState:
     # Routed requests waiting for an answer, oldest first: a heap of (decided at, request id
     # as int, requester), an index of `processed` (hub.core.timeouts), rebuilt on restore.
     waiting: list[tuple[int, int, str]] = field(default_factory=list)
+    # Budgets set on the control channel (agency, or EVERY_AGENCY -> burst, per second): they
+    # take precedence over `rate_policy`, the replica's own configuration.
+    budgets_set: dict[str, tuple[float, float]] = field(default_factory=dict)
 
     def person(self, person_id: bytes) -> PersonRecord:
         return self.persons.get(person_id, EMPTY_PERSON)
 
 
 # --- rate budgets -------------------------------------------------------------------------
+
+
+EVERY_AGENCY = "*"  # in `budgets_set`: the budget of every agency without one of its own
+
+
+def set_budget(
+    budgets_set: dict[str, tuple[float, float]], agency: str | None, burst: int, per_second: int
+) -> None:
+    """From RateBudgetSet: one agency's budget, or (agency None) every agency's default."""
+    budgets_set[EVERY_AGENCY if agency is None else agency] = (float(burst), float(per_second))
+
+
+def budget_of(state: HubState, agency: str) -> tuple[float, float]:
+    """The agency's (burst, per second): its own budget set on the control channel, else every
+    agency's set there, else the replica's configured policy (`--budget`)."""
+    budgets_set = state.budgets_set
+    if agency in budgets_set:
+        return budgets_set[agency]
+    if EVERY_AGENCY in budgets_set:
+        return budgets_set[EVERY_AGENCY]
+    return state.rate_policy.for_agency(agency)
 
 
 def budget_available(state: HubState, agency: str, now: float) -> float:
@@ -338,7 +362,7 @@ def budget_available(state: HubState, agency: str, now: float) -> float:
     agency's budget, so together they never allow more than the budget (a share is at least
     one request). Time only refills going forward: a request stamped earlier than the last
     one counted (another source partition's clock) refills nothing."""
-    capacity, per_second = state.rate_policy.for_agency(agency)
+    capacity, per_second = budget_of(state, agency)
     share = state.budget_share
     capacity, per_second = max(1.0, capacity / share), per_second / share
     tokens, at = state.budgets.get(agency, (capacity, now))

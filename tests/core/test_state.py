@@ -22,7 +22,9 @@ from hub.core.state import (
     Withdrawal,
     apply,
     budget_available,
+    budget_of,
     prune,
+    set_budget,
     spend_budget,
 )
 from schemas.vocabulary import EventType
@@ -108,6 +110,16 @@ def test_the_demos_peak_of_200_a_second_is_never_limited_by_the_default() -> Non
     stamps = [100.0 + i / 200 for i in range(200 * 60)]  # a minute of it, over 3 partitions
     shares = [HubState(budget_share=3) for _ in range(3)]
     assert sum(routed(shares[k], "jps", stamps[k::3]) for k in range(3)) == len(stamps)
+
+
+def test_a_budget_set_on_the_control_channel_overrides_the_replicas_own() -> None:
+    state = HubState(rate_policy=RatePolicy(capacity=2, per_second=1, overrides={"jps": (5, 1)}))
+    set_budget(state.budgets_set, None, 30, 3)
+    assert budget_of(state, "jps") == (30, 3)  # every agency's, over the replica's override
+    set_budget(state.budgets_set, "jps", 7, 0)
+    assert budget_of(state, "jps") == (7, 0)
+    assert budget_of(state, "mun-13101") == (30, 3)
+    assert budget_available(state, "jps", 100.0) == 7
 
 
 def test_a_request_stamped_earlier_than_the_last_counted_refills_nothing() -> None:

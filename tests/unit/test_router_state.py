@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 
 from aiokafka.structs import ConsumerRecord, TopicPartition
 
-from hub.control import ControlState
+from hub.control import ControlState, operator_metadata
 from hub.core import Decided, Keyring, parse_key_set
 from hub.core.keys import generate_key_set
 from hub.core.state import RatePolicy
@@ -21,7 +21,7 @@ from hub.router import Router
 from hub.stage import Output, stalled
 from hub.topics import DEAD_LETTERS, PERSONS, PROVISION_RECORDS, STATE
 from schemas.codec import decode, encode
-from schemas.models import AttributeRequest, DeadLetter, Metadata, RequestDenied
+from schemas.models import AttributeRequest, DeadLetter, Metadata, RateBudgetSet, RequestDenied
 from schemas.topics import inbound
 from schemas.vocabulary import DenialReason
 
@@ -173,18 +173,22 @@ def test_a_repeated_request_gets_the_recorded_reply_again_also_after_a_restart()
     assert denied.reason is DenialReason.UNKNOWN_CODE
 
 
-def denial_reasons(outputs: list[Output]) -> list[str]:
+def denial_reasons(outputs: list[Output], requester: str = "mun-13101") -> list[str]:
     reasons = []
     for o in outputs:
-        if o.topic == inbound("mun-13101"):
+        if o.topic == inbound(requester):
             reply = decode(o.value or b"")
             assert isinstance(reply, RequestDenied)
             reasons.append(reply.reason.value)
     return reasons
 
 
+def dev_keyring() -> Keyring:
+    return Keyring.from_key_set(parse_key_set(generate_key_set(os.urandom)))
+
+
 def budgeted_router(partitions: int) -> Router:
-    keys = Keyring.from_key_set(parse_key_set(generate_key_set(os.urandom)))
+    keys = dev_keyring()
     control = ControlState(rate_policy=RatePolicy(capacity=4, per_second=0.0001))
     return Router("127.0.0.1:1", keys, control, partitions=partitions)
 
@@ -212,6 +216,31 @@ def test_two_partitions_cannot_double_an_agencys_budget_and_a_restart_does_not_r
     restarted.partitions[one] = state
     envelope = request_envelope("mun-13101", uuid.uuid4(), 10)
     assert denial_reasons(restarted.process(one, [record(envelope, 10)])) == ["RATE_LIMITED"]
+
+
+def test_a_budget_set_on_the_control_channel_binds_every_partition_already_running() -> None:
+    r = Router("127.0.0.1:1", dev_keyring(), ControlState(), partitions=2)
+    one, two = TopicPartition(PERSONS, 0), TopicPartition(PERSONS, 1)
+    r.partitions[one], r.partitions[two] = r.new_state(0), r.new_state(1)
+
+    def reasons(agency: str, tp: TopicPartition, count: int) -> list[str]:
+        found = []
+        for offset in range(count):
+            envelope = request_envelope(agency, uuid.uuid4(), offset)
+            found.extend(denial_reasons(r.process(tp, [record(envelope, offset)]), agency))
+        return found
+
+    budget = RateBudgetSet(metadata=operator_metadata("op-test"), agency="mun-13101", burst=2,
+                           per_second=0, reason="test")  # fmt: skip
+    assert r.control.apply(budget) is None
+    every = RateBudgetSet(metadata=operator_metadata("op-test"), burst=6, per_second=0,
+                          reason="test")  # fmt: skip
+    assert r.control.apply(every) is None
+    # mun-13101's own budget: one request in each partition, then refused
+    assert reasons("mun-13101", one, 2) == ["UNKNOWN_CODE", "RATE_LIMITED"]
+    assert reasons("mun-13101", two, 2) == ["UNKNOWN_CODE", "RATE_LIMITED"]
+    # every other agency's: three in each partition
+    assert reasons("mun-01100", one, 4).count("RATE_LIMITED") == 1
 
 
 def test_a_partition_is_stalled_only_when_records_wait_and_nothing_was_committed_for_long() -> None:
