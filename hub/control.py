@@ -109,6 +109,8 @@ class ControlState:
                 # sends), provider, requester or subscriber. Retiring twice changes nothing.
                 self.agencies.pop(message.agency, None)
             case RateBudgetSet():
+                if message.burst < 1 or message.per_second < 0:
+                    return "a rate budget needs a burst of at least 1 and a rate of at least 0"
                 set_budget(self.budgets_set, message.agency, message.burst, message.per_second)
             case _:
                 return f"{message.MESSAGE_TYPE} is not a control message"

@@ -556,8 +556,8 @@ class AgencySuspension(Message):
 
 class RateBudgetSet(Message):
     agency: AgencyId | None = None
-    burst: Annotated[int, Field(ge=1, le=2**63 - 1), AvroType("long")]
-    per_second: Annotated[int, Field(ge=0, le=2**63 - 1), AvroType("long")]
+    burst: Int64  # at least 1 and per_second at least 0: the hub's rule (hub.control)
+    per_second: Int64
     reason: str
 
 

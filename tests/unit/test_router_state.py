@@ -232,6 +232,7 @@ def test_a_budget_set_on_the_control_channel_binds_every_partition_already_runni
 
     budget = RateBudgetSet(metadata=operator_metadata("op-test"), agency="mun-13101", burst=2,
                            per_second=0, reason="test")  # fmt: skip
+    assert r.control.apply(budget.model_copy(update={"burst": 0})) is not None  # refused
     assert r.control.apply(budget) is None
     every = RateBudgetSet(metadata=operator_metadata("op-test"), burst=6, per_second=0,
                           reason="test")  # fmt: skip
