@@ -403,7 +403,7 @@ class HubUnderTest:
         workload.request_ids.clear()
         workload.observed = Observed()
         began = time.monotonic()
-        await workload.send_requests(max(1, int(rate * seconds)), rate=rate)
+        await workload.send_requests(max(1, int(rate * seconds)), rate=rate, prepared=True)
         ended = time.monotonic()
         wait = 10 * self.s.stall_seconds
         await watched(workload.wait_done(timeout=wait), self.children, wait,
