@@ -3,7 +3,8 @@ fast as it can, against the hub's default budget, and another's 3,000 requests w
 person codes, under a budget an operator set for it (`renkei hub budget`). Each is throttled to
 what its budget allows, burst + rate x elapsed by the broker's clock; the rest is refused
 RATE_LIMITED, recorded and counted per agency; another agency's good traffic in the same run
-gets through untouched.
+gets through untouched. A spent budget stays spent when a second replica joins and leaves
+(each partition's share is restored from its changelog, not refilled).
 """
 
 from __future__ import annotations
@@ -243,3 +244,48 @@ async def test_a_flood_of_forged_codes_is_throttled_to_the_budget_an_operator_se
     for outcome, before_count in before.items():
         assert metered(FORGER, outcome) - before_count == reasons[R(outcome)]
     assert await recorded(w.bootstrap, FORGER, ids) == reasons
+
+
+async def test_a_second_replica_and_a_restart_neither_double_nor_refill_a_budget(
+    world: World, keys: Keyring
+) -> None:
+    w = world
+    applied = w.hub.control.applied
+    result = await asyncio.to_thread(
+        CliRunner().invoke, hub_app,
+        ["budget", "--agency", GOOD, "--burst", "6", "--per-second", "0",
+         "--bootstrap", w.bootstrap],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    await wait_until(control_applied(w.hub, applied + 1))
+
+    async def outcomes(count: int) -> tuple[int, Counter[R]]:
+        """Send `count` requests, one per person (every partition); (routed, denied)."""
+        batch = [w.request(GOOD, i % PERSONS) for i in range(count)]
+        messages = {r.metadata.message_id for r in batch}
+        ids = {r.request_id for r in batch}
+
+        def routed() -> int:
+            queries = w[PROVIDER].received(AttributeQuery)
+            return sum(1 for q in queries if q.metadata.correlation_id in messages)
+
+        await send_all_at_once(GOOD, w.bootstrap, batch)
+        await wait_until(
+            lambda: routed() + sum(denied_with(w[GOOD], ids).values()) == count, timeout=300
+        )
+        return routed(), denied_with(w[GOOD], ids)
+
+    # Three requests about each person: every partition that serves anyone is emptied.
+    first, limited = await outcomes(3 * PERSONS)
+    assert first <= 6
+    assert limited == Counter({R.RATE_LIMITED: 3 * PERSONS - first})
+    # A second replica joins: the partitions it takes over restore their shares from the
+    # changelog, so the two together allow nothing more.
+    async with running_hub(w.bootstrap, keys, rate_policy=RatePolicy()) as second:
+        await wait_until(lambda: second.ready and w.hub.ready, timeout=120)
+        routed, limited = await outcomes(PERSONS)
+        assert (routed, limited) == (0, Counter({R.RATE_LIMITED: PERSONS}))
+    # It leaves again (a restart of the partitions it held): still nothing more.
+    await wait_until(lambda: w.hub.ready, timeout=120)
+    routed, limited = await outcomes(PERSONS)
+    assert (routed, limited) == (0, Counter({R.RATE_LIMITED: PERSONS}))
