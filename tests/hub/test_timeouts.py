@@ -74,7 +74,7 @@ async def agencies(
         await agency.stop()
 
 
-async def _ask(
+async def ask(
     former: ScriptedAgency, new: ScriptedAgency
 ) -> tuple[AttributeRequest, AttributeQuery]:
     """The new municipality asks the former one for income after a move; the query arrives."""
@@ -106,7 +106,7 @@ async def test_a_provider_that_never_answers_times_out_with_one_outcome_and_one_
     isolated_kafka: str, agencies: tuple[ScriptedAgency, ScriptedAgency], keys: Keyring
 ) -> None:
     former, new = agencies
-    request, _query = await _ask(former, new)
+    request, _query = await ask(former, new)
     asked = time.monotonic()
 
     # Nothing else flows through the hub meanwhile: wall time drives the timeout.
@@ -145,7 +145,7 @@ async def test_an_answer_after_the_timeout_is_dead_lettered_and_never_delivered(
     isolated_kafka: str, agencies: tuple[ScriptedAgency, ScriptedAgency]
 ) -> None:
     former, new = agencies
-    request, query = await _ask(former, new)
+    request, query = await ask(former, new)
     await new.expect(ProviderTimeout, lambda t: t.request_id == request.request_id)
 
     late = AttributeAnswer(
@@ -183,7 +183,7 @@ async def test_an_answer_in_time_is_delivered_and_never_followed_by_a_timeout(
     isolated_kafka: str, agencies: tuple[ScriptedAgency, ScriptedAgency]
 ) -> None:
     former, new = agencies
-    request, query = await _ask(former, new)
+    request, query = await ask(former, new)
     await former.send(
         AttributeAnswer(
             metadata=meta(FORMER),
