@@ -13,7 +13,9 @@ legal basis does not cover (denied NO_LEGAL_BASIS). It reads back from Kafka, as
 admin through the published listeners: every enrolment record an agency wrote has exactly one
 outcome (a confirmation or a denial) in its inbox (a request id written twice is answered
 twice, from the record: the read-back says whether the two records were one message written
-twice or two messages), nothing was dead-lettered, and the operators' `renkei hub audit
+twice or two messages), nothing was dead-lettered (it also names the containers compose had to
+restart: an agency whose request timed out across the kills exits, and enrols its people again
+under new request ids), and the operators' `renkei hub audit
 verify` finds every chain of provision records intact and signed by the hub. It always takes
 the deployment down. Prometheus and Grafana (profile `observability`) are public images that
 cannot be built here, so they are left out. The images must exist (`deploy/docker/build-images`).
@@ -312,12 +314,19 @@ def run(tag: str, persons: int) -> dict[str, Any]:
             capture_output=True, text=True, env=env, check=False,
         )  # fmt: skip
         repeats = sum(n - 1 for s in seen.sent.values() for n in s.values())
+        # A container that exited (an agency whose request timed out across the kills) is
+        # restarted by compose and enrols its people again, under new request ids.
+        restarts = {service: int(subprocess.run(
+            ["docker", "inspect", "-f", "{{.RestartCount}}", container(service)],
+            capture_output=True, text=True, check=False).stdout.strip() or 0)
+            for service in ("kafka-1", "kafka-2", "hub-1", *AGENCIES)}  # fmt: skip
         result: dict[str, Any] = {
             "enrolment_records": seen.expected,
             "of_them_repeats_of_a_request_id": repeats,
             "records_with_exactly_their_outcome": seen.answered,
             "request_ids_with_too_many_or_too_few_outcomes": seen.unmatched,
             "dead_letters": seen.dead_letters,
+            "restarts": {k: v for k, v in restarts.items() if v},
             "exchange": exchanged,
             "audit_verify": audit.stdout.strip().splitlines()[-1:] or audit.stderr[-500:],
             "provision_records": seen.records,
