@@ -62,8 +62,6 @@ def seal(
             "chain_partition": partition,
             "chain_sequence": head.sequence + 1,
             "previous_hash": head.hash,
-            "record_hash": b"",
-            "signature": b"",
         }
     )
     sealed = sign_record(linked, signer.key_id, signer.key)

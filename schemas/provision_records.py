@@ -62,10 +62,12 @@ def _signed(partition: int, sequence: int, digest: bytes) -> bytes:
 def sign_record(record: ProvisionRecord, key_id: int, key: Ed25519PrivateKey) -> ProvisionRecord:
     """The record with its hash and the hub's signature filled in (hub side: the chain fields
     must already be set)."""
-    stamped = record.model_copy(update={"signing_key_id": key_id})
-    digest = record_hash(stamped)
+    unsealed = record.model_copy(
+        update={"signing_key_id": key_id, "record_hash": b"", "signature": b""}
+    )
+    digest = hashlib.sha256(record.previous_hash + encode(unsealed)).digest()  # record_hash()
     signature = key.sign(_signed(record.chain_partition, record.chain_sequence, digest))
-    return stamped.model_copy(update={"record_hash": digest, "signature": signature})
+    return unsealed.model_copy(update={"record_hash": digest, "signature": signature})
 
 
 @dataclass(frozen=True, slots=True)
