@@ -114,7 +114,9 @@ _PARTITIONER = DefaultPartitioner()
 async def _send_batched(producer: AIOKafkaProducer, outputs: list[Output]) -> list[Any]:
     """Send outputs as one record batch per topic partition: aiokafka's per-record `send`
     costs several times a batch append, and this is the hub's hot path. Keyed records go where
-    the producer's default partitioner would put them (murmur2), so nothing moves."""
+    the producer's default partitioner would put them (murmur2), so nothing moves. A batch is
+    closed when handed over, so the producer sends it at once instead of lingering for records
+    that cannot come (the transaction waits for it)."""
     partitions: dict[str, list[int]] = {}
     builders: dict[tuple[str, int], Any] = {}
     futures: list[Any] = []
@@ -132,6 +134,7 @@ async def _send_batched(producer: AIOKafkaProducer, outputs: list[Output]) -> li
         headers = list(o.headers)
         if builder.append(key=o.key, value=o.value, timestamp=None, headers=headers) is None:
             if builder.record_count() > 0:  # full: send it and start another
+                builder.close()
                 futures.append(await producer.send_batch(builder, o.topic, partition=partition))
                 builder = builders[where] = producer.create_batch()
             if builder.append(key=o.key, value=o.value, timestamp=None, headers=headers) is None:
@@ -143,6 +146,7 @@ async def _send_batched(producer: AIOKafkaProducer, outputs: list[Output]) -> li
                 )
     for (topic, partition), builder in builders.items():
         if builder.record_count() > 0:
+            builder.close()
             futures.append(await producer.send_batch(builder, topic, partition=partition))
     return futures
 
