@@ -110,9 +110,16 @@ Wait = Annotated[
 T = TypeVar("T")
 
 
-def _run(coro: Awaitable[T]) -> T:
+def _run(coro: Awaitable[T], *, event_loop: str = "asyncio") -> T:
+    """Run `coro` to completion on a new event loop (`uvloop` or the standard `asyncio`)."""
+    factory = None
+    if event_loop == "uvloop":
+        import uvloop  # only the hub replica runs on it
+
+        factory = uvloop.new_event_loop
     try:
-        return asyncio.run(coro)  # type: ignore[arg-type]
+        with asyncio.Runner(loop_factory=factory) as runner:
+            return runner.run(coro)  # type: ignore[arg-type]
     except ConnectionSettingsError as exc:
         console.print(f"[red]Kafka settings:[/red] {exc}")
         raise typer.Exit(2) from exc
@@ -219,6 +226,13 @@ def run(
             "groups (e.g. the pod name); default host-pid-random.",
         ),
     ] = None,
+    event_loop: Annotated[
+        str,
+        typer.Option(
+            envvar="RENKEI_EVENT_LOOP",
+            help="Event loop of the stages: uvloop (libuv) or asyncio (the standard one).",
+        ),
+    ] = "uvloop",
     budget: Annotated[
         list[str] | None,
         typer.Option(
@@ -260,6 +274,9 @@ def run(
         provider_timeout_s=provider_timeout,
         replica_id=replica_id or default_replica_id(),
     )
+    if event_loop not in ("uvloop", "asyncio"):
+        console.print(f"[red]Unknown event loop {event_loop!r}: uvloop or asyncio[/red]")
+        raise typer.Exit(2)
     unknown = set(config.stages) - {"ingress", "router"}
     if unknown:
         console.print(f"[red]Unknown stage(s): {', '.join(sorted(unknown))}[/red]")
@@ -275,7 +292,7 @@ def run(
         await hub.run()
 
     try:
-        _run(main())
+        _run(main(), event_loop=event_loop)
     except (TopicCreationError, LayoutMismatch) as exc:
         console.print(f"[red]{exc}[/red]")
         raise typer.Exit(2) from exc
