@@ -26,6 +26,7 @@ from pathlib import Path
 from benchmarks.workload import Workload
 from deploy.local.broker import KafkaCluster
 from hub.cli import verify_chains
+from hub.control_signatures import generate_control_keys
 from hub.core import Keyring
 from hub.core.keys import generate_key_set, parse_key_set
 from hub.onboarding import change_rollout, onboard_agency
@@ -148,6 +149,9 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="renkei-soak-") as tmp:
         workdir = Path(tmp)
+        if "RENKEI_OPERATOR_KEY_FILE" not in os.environ:
+            # signed control, as in production: keys of the soak's own unless given
+            os.environ.update(generate_control_keys(workdir))
         cluster = None
         bootstrap = args.bootstrap
         replication = args.replication or (3 if bootstrap else 1)
