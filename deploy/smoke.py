@@ -295,7 +295,13 @@ def run(tag: str, persons: int) -> dict[str, Any]:
             return "agency.enrolled" in logs.stdout + logs.stderr
 
         def complete() -> bool:
-            seen = asyncio.run(read_back(AGENCIES, keys))
+            from aiokafka.errors import KafkaError
+
+            try:
+                seen = asyncio.run(read_back(AGENCIES, keys))
+            except KafkaError as error:  # the cluster is still settling after the kill: ask again
+                print(f"read-back not possible yet ({type(error).__name__}), asking again")
+                return False
             return seen.expected > 0 and seen.answered == seen.expected
 
         # Each agency says when it has sent all its enrolments (and had them answered); only

@@ -7,14 +7,18 @@ began: records appended meanwhile are left for the next read.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer
 from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.errors import KafkaConnectionError, NodeNotReadyError, RequestTimedOutError
 from aiokafka.structs import ConsumerRecord, TopicPartition
 
 from producers.connection import kafka_options
+
+METADATA_ATTEMPTS = 6  # at one dead broker in three, all six picks fail about once in 730 reads
 
 
 def committed_reader(bootstrap: str, **options: Any) -> AIOKafkaConsumer:
@@ -32,13 +36,23 @@ async def partitions_of(bootstrap: str, topic: str, **options: Any) -> list[int]
     """The partition numbers of `topic` as the cluster knows them now (none if it is absent).
 
     Asks for every topic's metadata: a metadata request that names a missing topic makes a
-    broker with auto-creation on create it, with one partition, before the hub can."""
-    admin = AIOKafkaAdminClient(**kafka_options(bootstrap), **options)
-    await admin.start()
-    try:
-        described = await admin.describe_topics()
-    finally:
-        await admin.close()
+    broker with auto-creation on create it, with one partition, before the hub can.
+
+    The admin client asks one broker picked at random from the metadata it has; a broker that
+    has just died can still be listed there, so an unreachable pick is retried (a new client,
+    a new pick) a few times before the error is raised."""
+    for attempt in range(1, METADATA_ATTEMPTS + 1):
+        admin = AIOKafkaAdminClient(**kafka_options(bootstrap), **options)
+        try:
+            await admin.start()
+            described = await admin.describe_topics()
+            break
+        except (NodeNotReadyError, KafkaConnectionError, RequestTimedOutError):
+            if attempt == METADATA_ATTEMPTS:
+                raise
+        finally:
+            await admin.close()
+        await asyncio.sleep(0.5 * attempt)
     for entry in described:
         if entry["topic"] == topic and entry["error_code"] == 0:
             return sorted(p["partition"] for p in entry["partitions"])
