@@ -19,7 +19,6 @@ results/capacity.json and prints the steps.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import tempfile
 from dataclasses import asdict, dataclass
@@ -30,6 +29,7 @@ from benchmarks.common import (
     RESULTS,
     BenchmarkError,
     Children,
+    fresh_broker,
     latency_ms,
     machine,
     now_iso,
@@ -38,9 +38,15 @@ from benchmarks.common import (
     spread,
     write_results,
 )
-from benchmarks.hub import HubUnderTest, Passthroughs, Settings, say
-from deploy.local.broker import KAFKA_VERSION, KafkaCluster
-from hub.control_signatures import generate_control_keys
+from benchmarks.hub import (
+    HubUnderTest,
+    Passthroughs,
+    Settings,
+    add_settings_options,
+    say,
+    settings_from,
+)
+from deploy.local.broker import KAFKA_VERSION
 
 ACHIEVED_FRACTION = 0.95
 
@@ -121,19 +127,10 @@ def stopped_by(measured: list[dict[str, Any]], passing: list[dict[str, Any]]) ->
 
 
 def on_local_broker(secured: bool, s: Settings, steps: Steps) -> dict[str, Any]:
-    with (
-        tempfile.TemporaryDirectory(prefix="renkei-bench-") as tmp,
-        KafkaCluster(1, secured=secured) as cluster,
-    ):
-        saved = dict(os.environ)
-        os.environ.update(cluster.admin_environment())
-        os.environ.update(generate_control_keys(Path(tmp)))
-        try:
-            return run_within(find_capacity(cluster.bootstrap, s, steps, Path(tmp)),
-                              s.timeout_seconds, "the capacity finder")  # fmt: skip
-        finally:
-            os.environ.clear()
-            os.environ.update(saved)
+    with fresh_broker(secured=secured) as (bootstrap, workdir):
+        return run_within(
+            find_capacity(bootstrap, s, steps, workdir), s.timeout_seconds, "the capacity finder"
+        )
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
@@ -152,21 +149,16 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--step-seconds", type=float, default=st.step_seconds)
     parser.add_argument("--p99-bound-ms", type=float, default=st.p99_bound_ms)
     parser.add_argument("--split", action="store_true", help="one hub process per stage")
-    parser.add_argument("--batch-max", type=int, default=d.batch_max)
-    parser.add_argument("--linger-ms", type=int, default=d.linger_ms)
-    parser.add_argument("--persons", type=int, default=d.persons)
-    parser.add_argument("--stall-seconds", type=float, default=d.stall_seconds)
-    parser.add_argument("--min-transactions", type=int, default=d.min_transactions,
-                        help="per partition in the passthrough's measurement")  # fmt: skip
-    parser.add_argument("--timeout", type=float, default=d.timeout_seconds,
-                        help="seconds for one run before giving up")  # fmt: skip
+    add_settings_options(
+        parser,
+        timeout_covers="one run",
+        min_transactions_help="per partition in the passthrough's measurement",
+    )
     parser.add_argument("--out", type=Path, default=RESULTS / "capacity.json")
     a = parser.parse_args(argv)
     if a.factor <= 1 or a.start_rate <= 0:
         parser.error("--factor must exceed 1 and --start-rate be positive")
-    s = Settings(requests=a.requests, batch_max=a.batch_max, linger_ms=a.linger_ms,
-                 persons=a.persons, stall_seconds=a.stall_seconds,
-                 min_transactions=a.min_transactions, timeout_seconds=a.timeout)  # fmt: skip
+    s = settings_from(a, requests=a.requests)
     steps = Steps(a.start_rate, a.factor, a.max_rate, a.step_seconds, a.p99_bound_ms, a.split)
     runs: list[dict[str, Any]] = []
     try:

@@ -1,7 +1,8 @@
 """What every benchmark shares: the results file, figures over repeated runs, the machine it ran
-on, child processes that are watched (a child that dies fails the benchmark at once, naming
-its log) and reading a topic with a stall timeout (no progress for a while is an error that
-says how far it got, never an idle wait).
+on, a fresh local broker with the environment that connects to it, the hub's keys, child
+processes that are watched (a child that dies fails the benchmark at once, naming its log) and
+reading a topic with a stall timeout (no progress for a while is an error that says how far it
+got, never an idle wait).
 """
 
 from __future__ import annotations
@@ -14,8 +15,10 @@ import signal
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
-from collections.abc import Callable, Coroutine, Iterable, Sequence
+from collections.abc import Callable, Coroutine, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -23,7 +26,11 @@ from aiokafka.structs import TopicPartition
 from confluent_kafka import ConsumerGroupState
 from confluent_kafka.admin import AdminClient
 
+from deploy.local.broker import KafkaCluster
 from hub.acl_admin import librdkafka_config
+from hub.control_signatures import generate_control_keys
+from hub.core import Keyring
+from hub.core.keys import generate_key_set, parse_key_set
 from hub.readers import committed_reader, partitions_of
 from producers.connection import Connection
 from schemas.codec import message_type
@@ -46,6 +53,41 @@ def run_within(work: Coroutine[Any, Any, T], seconds: float, what: str) -> T:
             raise BenchmarkError(f"{what} did not finish within {seconds:.0f} s") from exc
 
     return asyncio.run(bounded())
+
+
+@contextmanager
+def environment(settings: Mapping[str, str]) -> Iterator[None]:
+    """os.environ with `settings` added while inside; as it was before on leaving."""
+    saved = dict(os.environ)
+    os.environ.update(settings)
+    try:
+        yield
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+
+
+@contextmanager
+def fresh_broker(
+    *, secured: bool = True, prefix: str = "renkei-bench-"
+) -> Iterator[tuple[str, Path]]:
+    """(bootstrap, work directory) of a fresh local broker, stopped and removed on leaving.
+    While inside, every client here and in the spawned processes connects as that broker's
+    admin, and control commands are signed with keys of the run's own, as in production (both
+    settings in the environment)."""
+    with (
+        tempfile.TemporaryDirectory(prefix=prefix) as tmp,
+        KafkaCluster(1, secured=secured) as cluster,
+        environment(cluster.admin_environment() | generate_control_keys(Path(tmp))),
+    ):
+        yield cluster.bootstrap, Path(tmp)
+
+
+def write_hub_keys(path: Path) -> Keyring:
+    """A fresh key set of the hub written to `path` (for RENKEI_KEYS_FILE); its keyring."""
+    document = generate_key_set(os.urandom)
+    path.write_text(json.dumps(document))
+    return Keyring.from_key_set(parse_key_set(document))
 
 
 def machine() -> dict[str, Any]:

@@ -30,8 +30,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
-import os
 import sys
 import tempfile
 import time
@@ -49,6 +47,7 @@ from benchmarks.common import (
     RESULTS,
     BenchmarkError,
     Children,
+    fresh_broker,
     latency_ms,
     machine,
     now_iso,
@@ -57,13 +56,11 @@ from benchmarks.common import (
     read_topic,
     run_within,
     spread,
+    write_hub_keys,
     write_results,
 )
 from benchmarks.workload import PROVIDER, REQUESTER, Observed, Workload
-from deploy.local.broker import KAFKA_VERSION, KafkaCluster
-from hub.control_signatures import generate_control_keys
-from hub.core import Keyring
-from hub.core.keys import generate_key_set, parse_key_set
+from deploy.local.broker import KAFKA_VERSION
 from hub.onboarding import change_rollout, onboard_agency
 from hub.readers import committed_reader, partitions_of
 from hub.topics import ensure_topics
@@ -98,6 +95,42 @@ class Settings:
         least `requests`, and enough for `min_transactions` full transactions per partition
         (a rate read off a handful of commit timestamps is noise)."""
         return max(self.requests, self.min_transactions * batch_max * self.partitions)
+
+
+def add_settings_options(
+    parser: argparse.ArgumentParser,
+    *,
+    timeout_covers: str,
+    min_transactions_help: str = "per partition, in a throughput measurement",
+) -> None:
+    """The options every Kafka benchmark takes for its Settings (read with `settings_from`)."""
+    d = Settings()
+    parser.add_argument("--batch-max", type=int, default=d.batch_max)
+    parser.add_argument("--linger-ms", type=int, default=d.linger_ms)
+    parser.add_argument("--persons", type=int, default=d.persons)
+    parser.add_argument("--stall-seconds", type=float, default=d.stall_seconds)
+    parser.add_argument(
+        "--min-transactions", type=int, default=d.min_transactions, help=min_transactions_help
+    )
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        default=d.timeout_seconds,
+        help=f"seconds for {timeout_covers} before giving up",
+    )
+
+
+def settings_from(a: argparse.Namespace, **others: Any) -> Settings:
+    """Settings from the options of `add_settings_options`, and `others` as given."""
+    return Settings(
+        batch_max=a.batch_max,
+        linger_ms=a.linger_ms,
+        persons=a.persons,
+        stall_seconds=a.stall_seconds,
+        min_transactions=a.min_transactions,
+        timeout_seconds=a.timeout,
+        **others,
+    )
 
 
 def say(message: str) -> None:
@@ -344,9 +377,7 @@ class HubUnderTest:
         self.bootstrap, self.s, self.children, self.commands = bootstrap, s, children, commands
         self.requester, self.provider = requester, provider
         keys = workdir / f"keys-{requester}.json"
-        document = generate_key_set(os.urandom)
-        keys.write_text(json.dumps(document))
-        self.hub_key = Keyring.from_key_set(parse_key_set(document)).public_sealing_key
+        self.hub_key = write_hub_keys(keys).public_sealing_key
         self.env = {"RENKEI_KEYS_FILE": str(keys)}
         self.base = ["renkei", "hub", "run", "--bootstrap", bootstrap, "--partitions",
                      str(s.partitions), "--replication", "1", "--batch-max", str(s.batch_max),
@@ -531,19 +562,10 @@ def ratios(
 def on_local_broker(secured: bool, s: Settings) -> dict[str, Any]:
     """Every figure on a fresh local broker; every client here and in the spawned processes
     connects as that broker's admin (settings in the environment)."""
-    with (
-        tempfile.TemporaryDirectory(prefix="renkei-bench-") as tmp,
-        KafkaCluster(1, secured=secured) as cluster,
-    ):
-        saved = dict(os.environ)
-        os.environ.update(cluster.admin_environment())
-        os.environ.update(generate_control_keys(Path(tmp)))  # signed control, as in production
-        try:
-            return run_within(measure(cluster.bootstrap, s, Path(tmp)), s.timeout_seconds,
-                              "the measurements on one broker")  # fmt: skip
-        finally:
-            os.environ.clear()
-            os.environ.update(saved)
+    with fresh_broker(secured=secured) as (bootstrap, workdir):
+        return run_within(
+            measure(bootstrap, s, workdir), s.timeout_seconds, "the measurements on one broker"
+        )
 
 
 FIGURES = {  # name in the summary: path in one broker's figures
@@ -618,33 +640,21 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--requests", type=int, default=d.requests)
     parser.add_argument("--seconds", type=float, default=d.seconds)
     parser.add_argument("--rate", type=float, help="offered load (default: capacity ÷ 4)")
-    parser.add_argument("--batch-max", type=int, default=d.batch_max)
-    parser.add_argument("--linger-ms", type=int, default=d.linger_ms)
     parser.add_argument("--best-batches", default=",".join(map(str, d.best_batches)),
                         help="larger transactions for the aiokafka passthrough")  # fmt: skip
     parser.add_argument("--librdkafka-batches",
                         default=",".join(map(str, d.librdkafka_batches)),
                         help="transaction sizes for the confluent-kafka passthrough")  # fmt: skip
-    parser.add_argument("--persons", type=int, default=d.persons)
-    parser.add_argument("--stall-seconds", type=float, default=d.stall_seconds)
-    parser.add_argument("--min-transactions", type=int, default=d.min_transactions,
-                        help="per partition, in a throughput measurement")  # fmt: skip
-    parser.add_argument("--timeout", type=float, default=d.timeout_seconds,
-                        help="seconds for one broker's measurements before giving up")  # fmt: skip
+    add_settings_options(parser, timeout_covers="one broker's measurements")
     parser.add_argument("--out", type=Path, default=RESULTS / "hub.json")
     a = parser.parse_args(argv)
-    s = Settings(
+    s = settings_from(
+        a,
         requests=a.requests,
         seconds=a.seconds,
         rate=a.rate,
-        batch_max=a.batch_max,
-        linger_ms=a.linger_ms,
         best_batches=tuple(int(b) for b in a.best_batches.split(",") if b),
         librdkafka_batches=tuple(int(b) for b in a.librdkafka_batches.split(",") if b),
-        persons=a.persons,
-        stall_seconds=a.stall_seconds,
-        min_transactions=a.min_transactions,
-        timeout_seconds=a.timeout,
     )
     result: dict[str, Any] = {
         "benchmark": "hub vs raw transactional passthrough, same broker, same run",

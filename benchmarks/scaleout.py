@@ -17,10 +17,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import sys
 import tempfile
-from dataclasses import asdict, replace
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +29,7 @@ from benchmarks.common import (
     RESULTS,
     BenchmarkError,
     Children,
+    fresh_broker,
     groups_settled,
     machine,
     now_iso,
@@ -39,10 +39,9 @@ from benchmarks.common import (
     spread,
     write_results,
 )
-from benchmarks.hub import HubUnderTest, Settings, say
+from benchmarks.hub import HubUnderTest, Settings, add_settings_options, say, settings_from
 from benchmarks.workload import PROVIDER, REQUESTER
-from deploy.local.broker import KAFKA_VERSION, KafkaCluster
-from hub.control_signatures import generate_control_keys
+from deploy.local.broker import KAFKA_VERSION
 from hub.service import INGRESS_GROUP, ROUTER_GROUP
 from producers.connection import kafka_options
 from schemas.codec import encode
@@ -97,26 +96,16 @@ async def measure(
 
 
 def on_local_broker(secured: bool, s: Settings, layout: str, count: int) -> dict[str, Any]:
-    with (
-        tempfile.TemporaryDirectory(prefix="renkei-bench-") as tmp,
-        KafkaCluster(1, secured=secured) as cluster,
-    ):
-        saved = dict(os.environ)
-        os.environ.update(cluster.admin_environment())
-        os.environ.update(generate_control_keys(Path(tmp)))
-        try:
-            return run_within(measure(cluster.bootstrap, s, layout, count, Path(tmp)),
-                              s.timeout_seconds, "the measurement")  # fmt: skip
-        finally:
-            os.environ.clear()
-            os.environ.update(saved)
+    with fresh_broker(secured=secured) as (bootstrap, workdir):
+        return run_within(
+            measure(bootstrap, s, layout, count, workdir), s.timeout_seconds, "the measurement"
+        )
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(
         description=__doc__.splitlines()[0], formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    d = Settings()
     parser.add_argument("--bootstrap", help="an existing broker (credentials: RENKEI_KAFKA_*)")
     parser.add_argument("--counts", default="1,2", help="processes to compare, e.g. 1,2")
     parser.add_argument("--layout", choices=("routers", "replicas"), default="routers")
@@ -124,14 +113,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--requests", type=int, default=20_000)
     parser.add_argument("--runs", type=int, default=1)
     parser.add_argument("--broker", choices=("secured", "plain"), default="secured")
-    parser.add_argument("--batch-max", type=int, default=d.batch_max)
-    parser.add_argument("--linger-ms", type=int, default=d.linger_ms)
-    parser.add_argument("--persons", type=int, default=d.persons)
-    parser.add_argument("--stall-seconds", type=float, default=d.stall_seconds)
-    parser.add_argument("--min-transactions", type=int, default=d.min_transactions,
-                        help="per partition, in a throughput measurement")  # fmt: skip
-    parser.add_argument("--timeout", type=float, default=d.timeout_seconds,
-                        help="seconds for one measurement before giving up")  # fmt: skip
+    add_settings_options(parser, timeout_covers="one measurement")
     parser.add_argument("--out", type=Path, default=RESULTS / "scaleout.json")
     a = parser.parse_args(argv)
     counts = [int(c) for c in a.counts.split(",") if c]
@@ -139,17 +121,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         parser.error("--counts: positive numbers of processes, e.g. 1,2")
     if a.bootstrap and (a.runs * len(counts) > len(AGENCY_PAIRS)):
         parser.error(f"on a given broker at most {len(AGENCY_PAIRS)} measurements (runs × counts)")
-    s = replace(
-        Settings(),
-        requests=a.requests,
-        partitions=a.partitions,
-        batch_max=a.batch_max,
-        linger_ms=a.linger_ms,
-        persons=a.persons,
-        stall_seconds=a.stall_seconds,
-        min_transactions=a.min_transactions,
-        timeout_seconds=a.timeout,
-    )
+    s = settings_from(a, requests=a.requests, partitions=a.partitions)
     runs: list[dict[str, float]] = []
     try:
         for run in range(a.runs):

@@ -21,14 +21,13 @@ import subprocess
 import sys
 import tempfile
 import time
+from contextlib import ExitStack
 from pathlib import Path
 
+from benchmarks.common import environment, fresh_broker, write_hub_keys
 from benchmarks.workload import Workload
-from deploy.local.broker import KafkaCluster
 from hub.cli import verify_chains
 from hub.control_signatures import generate_control_keys
-from hub.core import Keyring
-from hub.core.keys import generate_key_set, parse_key_set
 from hub.onboarding import change_rollout, onboard_agency
 from hub.topics import TopicLayout
 from schemas.models import RolloutOperation
@@ -45,9 +44,7 @@ class Replicas:
         self.partitions = partitions
         self.replication = replication
         self.keys_file = workdir / "keys.json"
-        document = generate_key_set(os.urandom)
-        self.keys_file.write_text(json.dumps(document))
-        self.keyring = Keyring.from_key_set(parse_key_set(document))
+        self.keyring = write_hub_keys(self.keys_file)
         self.started = 0
         self.running: list[subprocess.Popen[bytes]] = []
 
@@ -147,25 +144,19 @@ def main() -> None:
         help="of the hub's topics (default: 1 on the soak's own broker, else 3)",
     )
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory(prefix="renkei-soak-") as tmp:
-        workdir = Path(tmp)
-        if "RENKEI_OPERATOR_KEY_FILE" not in os.environ:
-            # signed control, as in production: keys of the soak's own unless given
-            os.environ.update(generate_control_keys(workdir))
-        cluster = None
-        bootstrap = args.bootstrap
-        replication = args.replication or (3 if bootstrap else 1)
-        if bootstrap is None:
-            cluster = KafkaCluster(1).start()
-            os.environ.update(cluster.admin_environment())
-            bootstrap = cluster.bootstrap
-        try:
-            code = asyncio.run(
-                soak(bootstrap, args.requests, args.rate, args.seed, workdir, replication)
-            )
-        finally:
-            if cluster is not None:
-                cluster.stop()
+    replication = args.replication or (3 if args.bootstrap else 1)
+    with ExitStack() as stack:
+        if args.bootstrap is None:
+            bootstrap, workdir = stack.enter_context(fresh_broker(prefix="renkei-soak-"))
+        else:
+            bootstrap = args.bootstrap
+            workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="renkei-soak-")))
+            if "RENKEI_OPERATOR_KEY_FILE" not in os.environ:
+                # signed control, as in production: keys of the soak's own unless given
+                stack.enter_context(environment(generate_control_keys(workdir)))
+        code = asyncio.run(
+            soak(bootstrap, args.requests, args.rate, args.seed, workdir, replication)
+        )
     sys.exit(code)
 
 
