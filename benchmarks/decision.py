@@ -5,8 +5,10 @@ legal-basis table and 1,000,000 persons in state, and the memory each person's s
 
 Beside it in the same run, the baseline of the target (issue 15: the decision core at least 2 ×
 the codec's decode rate of the same request, so deciding is never the bottleneck): the codec's
-decodes per second of the very requests decided. Writes results/decision.json. A command, not
-a timed test: the figures are for the record.
+decodes per second of the very requests decided. The cryptography around a decision (decrypting
+the person's code, and for a route the provider's code and the reply token) is the shell's, done
+outside `decide`; it is timed on its own and reported beside it, with decide and crypto together.
+Writes results/decision.json. A command, not a timed test: the figures are for the record.
 """
 
 from __future__ import annotations
@@ -194,27 +196,45 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     requests = requests_for(state, keys, table, ids, args.distinct_requests, rng)
     now = NOW
 
-    # warm the per-agency cipher caches, then time decide() alone
-    for request in requests[: len(MUNICIPALITIES) * 2]:
-        assert isinstance(decide(request, state, table, rollout, keys, now), Route)
+    # what the shell hands decide(): the person's id, decrypted from the code
+    codes = keys.codes
+    persons = [codes.decode(r.metadata.sender, r.person_code) for r in requests]
+    for request, person in zip(requests, persons, strict=True):
+        assert isinstance(decide(request, person, None, state, table, rollout, now), Route)
     gc.collect()
     gc.freeze()
     n = args.decisions
     loops, rest = divmod(n, len(requests))
-    batch = requests * loops + requests[:rest]
+    batch = list(zip(requests, persons, strict=True)) * loops
+    batch += list(zip(requests[:rest], persons[:rest], strict=True))
     started = time.perf_counter()
     routed = 0
-    for request in batch:
-        routed += isinstance(decide(request, state, table, rollout, keys, now), Route)
+    for request, person in batch:
+        routed += isinstance(decide(request, person, None, state, table, rollout, now), Route)
     decide_seconds = time.perf_counter() - started
     assert routed == n, f"only {routed} of {n} routed"
+
+    # the shell's cryptography per routed request: the code decrypted, the route sealed
+    crypto_items = []
+    for request, person in zip(requests, persons, strict=True):
+        route = decide(request, person, None, state, table, rollout, now)
+        assert isinstance(route, Route)
+        crypto_items.append((request, route))
+    crypto_rounds = max(1, n // (4 * len(crypto_items)))
+    started = time.perf_counter()
+    for _ in range(crypto_rounds):
+        for request, route in crypto_items:
+            codes.decode(request.metadata.sender, request.person_code)
+            keys.seal_route(route)
+    crypto_seconds = time.perf_counter() - started
+    crypto_count = crypto_rounds * len(crypto_items)
 
     # decide() followed by record_decision(), as the shell does (idempotency + rate budget);
     # fresh request ids so every request is decided, not answered from the record
     fresh = [r.model_copy(update={"request_id": uuid.uuid4()}) for r in requests]
     started = time.perf_counter()
-    for request in fresh:
-        decision = decide(request, state, table, rollout, keys, now)
+    for request, person in zip(fresh, persons, strict=True):
+        decision = decide(request, person, None, state, table, rollout, now)
         record_decision(state, request.metadata.sender, request.request_id, decision, now)
     recorded_seconds = time.perf_counter() - started
 
@@ -228,6 +248,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     decode_seconds = time.perf_counter() - started
     decisions_per_second = n / decide_seconds
     decodes_per_second = decodes / decode_seconds
+    crypto_us = crypto_seconds / crypto_count * 1e6
+    decide_and_crypto_per_second = 1e6 / (decide_seconds / n * 1e6 + crypto_us)
 
     result = {
         "benchmark": "hub decision core",
@@ -240,8 +262,13 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "decisions": n,
         "decisions_per_second": round(decisions_per_second),
         "codec_decodes_per_second_same_requests": round(decodes_per_second),
+        "shell_crypto_microseconds_per_route": round(crypto_us, 2),
+        "decide_and_crypto_per_second": round(decide_and_crypto_per_second),
         "ratios": {
             "decisions_to_codec_decodes": ratio(decisions_per_second, decodes_per_second),
+            "decide_and_crypto_to_codec_decodes": ratio(
+                decide_and_crypto_per_second, decodes_per_second
+            ),
         },
         "target_decisions_to_codec_decodes": 2.0,
         "microseconds_per_decision": round(decide_seconds / n * 1e6, 2),

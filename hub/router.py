@@ -257,7 +257,7 @@ class Router:
     ) -> Iterator[Output]:
         match message:
             case AttributeRequest():
-                yield from self._request(ps, message, now)
+                yield from self._request(ps, env, message, now)
             case AttributeAnswer():
                 yield from self._answer(ps, env, message, now)
             case Notice():
@@ -270,7 +270,7 @@ class Router:
     # --- requests and answers ------------------------------------------------------------
 
     def _request(
-        self, ps: PartitionState, request: AttributeRequest, now: datetime
+        self, ps: PartitionState, env: Envelope, request: AttributeRequest, now: datetime
     ) -> Iterator[Output]:
         state = ps.hub
         requester = request.metadata.sender
@@ -283,7 +283,14 @@ class Router:
             if decided.reply is not None:
                 yield self._send(ps, requester, decided.reply)
             return
-        decision = decide(request, state, self.control.table, self.control.rollout, self.keys, now)
+        # Ingress decrypted the person's code already (it keys the request by person).
+        proxy_id = None
+        if request.proxy_code is not None:
+            proxy_id = self.keys.codes.decode(requester, request.proxy_code)
+        control = self.control
+        decision = decide(
+            request, env.person_id, proxy_id, state, control.table, control.rollout, now
+        )
         record_decision(state, requester, request.request_id, decision, now)
         if isinstance(decision, Route):
             metrics.METERED_REQUESTS.labels(requester, "routed").inc()
@@ -292,16 +299,17 @@ class Router:
         correlation = request.metadata.message_id
         if isinstance(decision, Route):
             metrics.OUTCOMES.labels("routed", "").inc()
+            sealed = self.keys.seal_route(decision)
             yield self._deliver(
                 ps,
                 decision.provider,
                 AttributeQuery(
                     metadata=_meta(now, correlation),
-                    person_code=decision.provider_code,
+                    person_code=sealed.provider_code,
                     purpose=decision.purpose,
                     legal_basis_row=decision.row,
                     attributes=list(decision.attributes),
-                    reply_token=decision.reply_token,
+                    reply_token=sealed.reply_token,
                 ),
             )
             return

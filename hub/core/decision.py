@@ -6,18 +6,21 @@ message; `decide` still refuses a sender or provider that is not an agency as MA
 than raising. Nothing here reads a clock, a file or a random source; `now` is a parameter and
 a new person id for enrolment is passed in. Denial messages never contain personal data: they
 name agencies, rows, purposes and attribute names only.
+
+Nor does deciding do cryptography: the shell decrypts the request's codes before (ingress
+already has the person's id, to key the request by person) and seals a route after
+(`Keyring.seal_route`: the provider's code and the reply token). `decide` takes what the codes
+decrypted to, None for a code that did not decrypt under the requester's key.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from hub.core.keyring import Keyring
 from hub.core.legal_basis import LegalBasisTable
 from hub.core.outcomes import Deny, Route
 from hub.core.rollout import Rollout
 from hub.core.state import EMPTY_PERSON, HubState, budget_available
-from hub.core.tokens import ReplyTicket
 from schemas.models import AttributeRequest
 from schemas.vocabulary import AgencyKind, DenialReason, InvalidAgencyId, agency_kind
 
@@ -49,13 +52,17 @@ def _metered(state: HubState, requester: str, now: float, denial: Deny) -> Deny:
 
 def decide(
     request: AttributeRequest,
+    person_id: bytes | None,
+    proxy_id: bytes | None,
     state: HubState,
     table: LegalBasisTable,
     rollout: Rollout,
-    keys: Keyring,
     now: datetime,
 ) -> Route | Deny:
     """Route the request to its provider or deny it with the first failing step's reason.
+
+    `person_id` and `proxy_id`: what `request.person_code` and `request.proxy_code` decrypt to
+    under the requester's key (None: not a code the hub issued to the requester, or absent).
 
     The shell answers a request id it decided before from its record, without deciding again;
     after deciding it applies `state.record_decision`.
@@ -71,8 +78,6 @@ def decide(
         )
 
     # 2. The codes decrypt under the requester's key.
-    codes = keys.codes
-    person_id = codes.decode(requester, request.person_code)
     if person_id is None:
         return _metered(
             state,
@@ -80,20 +85,17 @@ def decide(
             t,
             Deny(R.UNKNOWN_CODE, "the person code is not one the hub issued to the requester"),
         )
-    proxy_id = None
-    if request.proxy_code is not None:
-        proxy_id = codes.decode(requester, request.proxy_code)
-        if proxy_id is None:
-            return _metered(
-                state,
-                requester,
-                t,
-                Deny(
-                    R.UNKNOWN_CODE,
-                    "the proxy code is not one the hub issued to the requester",
-                    person_id=person_id,
-                ),
-            )
+    if request.proxy_code is not None and proxy_id is None:
+        return _metered(
+            state,
+            requester,
+            t,
+            Deny(
+                R.UNKNOWN_CODE,
+                "the proxy code is not one the hub issued to the requester",
+                person_id=person_id,
+            ),
+        )
 
     # 4. A legal-basis row for these parties and purpose covers every requested attribute.
     row = table.rows.get(request.legal_basis_row)
@@ -201,7 +203,7 @@ def decide(
             f"{requester} has used its request budget; retry later",
         ).at(row, table.version, person_id, proxy_id)
 
-    ticket = ReplyTicket(
+    return Route(  # positional, in field order: this is the hot path
         request.request_id,
         requester,
         provider,
@@ -214,19 +216,4 @@ def decide(
         attributes,
         request.trigger_event_id,
         int(t),
-    )
-    return Route(  # positional, in field order: this is the hot path
-        request.request_id,
-        requester,
-        provider,
-        codes.encode(provider, person_id),
-        row.purpose,
-        attributes,
-        keys.tokens.issue(ticket),
-        row.id,
-        row.sector,
-        table.version,
-        request.trigger_event_id,
-        person_id,
-        proxy_id,
     )

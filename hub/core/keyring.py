@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
@@ -13,11 +14,21 @@ from hub.core.blind_index import number_index
 from hub.core.keys import KeySet
 from hub.core.linkcodes import LinkCodes
 from hub.core.notice_receipts import NoticeReceipts
-from hub.core.tokens import ReplyTokens
+from hub.core.tokens import ReplyTicket, ReplyTokens
 from schemas.models import SealedNumber
 from schemas.sealed_number import HubSealingKey, open_sealed_number, public_key_of
 
 DEFAULT_TOKEN_TTL_SECONDS = 7 * 86_400  # providers answering from nightly batches still make it
+
+
+class SealedRoute(NamedTuple):
+    """What a routed request's query carries that only the hub can make."""
+
+    provider_code: bytes  # the person's code at the provider
+    reply_token: bytes
+
+    def __repr__(self) -> str:  # a logged one leaks neither
+        return f"SealedRoute(provider_code=<{len(self.provider_code)} bytes>, reply_token=<...>)"
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +69,12 @@ class Keyring:
             NoticeReceipts(key_set.reply_tokens),
             token_ttl_seconds,
         )
+
+    def seal_route(self, route: ReplyTicket) -> SealedRoute:
+        """The cryptography of routing, done by the shell after `decide`: the person's code at
+        the provider, and the route sealed into the query's reply token."""
+        provider_code = self.codes.encode(route.provider, route.person_id)
+        return SealedRoute(provider_code, self.tokens.issue(route))
 
     def number_index(self, number: str) -> bytes:
         return number_index(self.blind_index_key, number)

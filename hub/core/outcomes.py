@@ -1,14 +1,18 @@
 """What the decision core returns: a route or a denial — values, not exceptions.
 
-Codes, tokens and person ids are left out of the repr, so a logged outcome leaks none.
+Person ids are left out of the repr, so a logged outcome leaks none.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, NamedTuple
-from uuid import UUID
+from typing import TYPE_CHECKING
 
+# An authorised request: forward an AttributeQuery to its provider. The route is the reply
+# ticket itself (everything the hub needs when the answer comes back); the shell seals it into
+# the query's reply token and encrypts the provider's code for the person
+# (`Keyring.seal_route`), so deciding does no cryptography.
+from hub.core.tokens import ReplyTicket as Route
 from schemas.vocabulary import DenialReason, Sector
 
 if TYPE_CHECKING:
@@ -35,32 +39,6 @@ class Deny:
         return Deny(self.reason, self.message, person_id, proxy, row.id, row.sector, table_version)
 
 
-class Route(NamedTuple):
-    """An authorised request: forward an AttributeQuery to `provider`.
-
-    A named tuple because one is built per routed request (cheaper than a frozen dataclass);
-    its repr leaves out the provider's code, the token and the person ids.
-    """
-
-    request_id: UUID
-    requester: str
-    provider: str
-    provider_code: bytes
-    purpose: str
-    attributes: tuple[str, ...]  # the authorised names, in the order requested
-    reply_token: bytes
-    row: str
-    sector: Sector
-    table_version: str
-    trigger_event_id: UUID
-    person_id: bytes
-    proxy_person_id: bytes | None
-
-    def __repr__(self) -> str:
-        return (
-            f"Route(request_id={self.request_id}, requester={self.requester!r}, "
-            f"provider={self.provider!r}, row={self.row!r}, attributes={self.attributes!r})"
-        )
-
+__all__ = ["Decision", "Deny", "Route"]
 
 Decision = Route | Deny

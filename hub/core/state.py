@@ -348,11 +348,11 @@ def budget_of(state: HubState, agency: str) -> tuple[float, float]:
     """The agency's (burst, per second): its own budget set on the control channel, else every
     agency's set there, else the replica's configured policy (`--budget`)."""
     budgets_set = state.budgets_set
-    if agency in budgets_set:
-        return budgets_set[agency]
-    if EVERY_AGENCY in budgets_set:
-        return budgets_set[EVERY_AGENCY]
-    return state.rate_policy.for_agency(agency)
+    return (
+        budgets_set.get(agency)
+        or budgets_set.get(EVERY_AGENCY)
+        or state.rate_policy.for_agency(agency)
+    )
 
 
 def budget_available(state: HubState, agency: str, now: float) -> float:
@@ -362,11 +362,19 @@ def budget_available(state: HubState, agency: str, now: float) -> float:
     agency's budget, so together they never allow more than the budget (a share is at least
     one request). Time only refills going forward: a request stamped earlier than the last
     one counted (another source partition's clock) refills nothing."""
+    # on every request's path: without the calls a compare does instead
     capacity, per_second = budget_of(state, agency)
     share = state.budget_share
-    capacity, per_second = max(1.0, capacity / share), per_second / share
-    tokens, at = state.budgets.get(agency, (capacity, now))
-    return min(capacity, tokens + max(0.0, now - at) * per_second)
+    capacity = capacity / share
+    if capacity < 1.0:
+        capacity = 1.0
+    bucket = state.budgets.get(agency)
+    if bucket is None:
+        return capacity
+    tokens, at = bucket
+    if now > at:
+        tokens += (now - at) * (per_second / share)
+    return capacity if tokens > capacity else tokens
 
 
 def spend_budget(state: HubState, agency: str, now: float) -> None:
@@ -589,13 +597,8 @@ def record_decision(
     for its answer) and spend the rate budget (a routed request, or a metered denial)."""
     at = int(now.timestamp())
     key = (requester, request_id.int)
-    if isinstance(decision, Route):
-        d = decision
-        ticket = ReplyTicket(
-            d.request_id, d.requester, d.provider, d.person_id, d.proxy_person_id, d.purpose,
-            d.row, d.sector, d.table_version, d.attributes, d.trigger_event_id, at,
-        )  # fmt: skip
-        state.processed[key] = Decided(at, None, ticket)
+    if isinstance(decision, Route):  # the route is the ticket the answer will bring back
+        state.processed[key] = Decided(at, None, decision)
         heapq.heappush(state.waiting, (at, request_id.int, requester))
         spend_budget(state, requester, now.timestamp())
         return

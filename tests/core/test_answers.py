@@ -41,7 +41,7 @@ def _answer(
 ) -> AttributeAnswer:
     return AttributeAnswer(
         metadata=metadata(sender, w.now),
-        reply_token=route.reply_token,
+        reply_token=w.keys.seal_route(route).reply_token,
         values=values,
         not_held=not_held or [],
     )

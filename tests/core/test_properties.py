@@ -156,7 +156,8 @@ def test_nothing_is_routed_without_row_live_sector_valid_trigger_consent_and_rea
         assert s["consent"]
     if proxy_code is not None:
         assert s["proxy"] != "PROXY"
-    assert decision.provider_code == w.keys.codes.encode(s["provider"], decision.person_id)
+    sealed = w.keys.seal_route(decision)
+    assert sealed.provider_code == w.keys.codes.encode(s["provider"], decision.person_id)
 
 
 def test_the_generated_requests_do_include_routed_ones() -> None:

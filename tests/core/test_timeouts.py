@@ -41,7 +41,7 @@ def _with_ttl(w: World, seconds: int) -> Keyring:
 def _answer(w: World, route: Route) -> AttributeAnswer:
     return AttributeAnswer(
         metadata=metadata("mun-27100", w.now),
-        reply_token=route.reply_token,
+        reply_token=w.keys.seal_route(route).reply_token,
         values=[AttributeValue(name="taxable_income", value=3_200_000)],
     )
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import uuid
 
+from hub.core.keyring import Keyring
 from hub.core.keys import generate_key_set, parse_key_set, rotate
 from hub.core.outcomes import Route
 from hub.core.tokens import ReplyTicket, ReplyTokens, TokenRefused
@@ -53,24 +54,14 @@ def test_tokens_issued_before_a_key_rotation_can_still_be_answered() -> None:
     assert after.issue(TICKET)[0] == 2
 
 
-def test_printing_a_route_or_ticket_shows_no_codes_tokens_or_person_ids() -> None:
-    route = Route(
-        TICKET.request_id,
-        "mun-13101",
-        "mun-27100",
-        b"CODE" * 8,
-        "p",
-        ("taxable_income",),
-        b"TOKEN" * 8,
-        "hi-01",
-        Sector.HEALTH_INSURANCE,
-        "2026.1",
-        TICKET.trigger_event_id,
-        PERSON,
-        None,
-    )
-    for printed in (repr(route), repr(TICKET), str(route)):
-        assert "CODE" not in printed
-        assert "TOKEN" not in printed
+def test_printing_a_route_or_its_sealed_parts_shows_no_codes_tokens_or_person_ids() -> None:
+    keys = Keyring.from_key_set(parse_key_set(generate_key_set(seeded_bytes(3))))
+    route: Route = TICKET._replace(proxy_person_id=PERSON[::-1])  # a route is its ticket
+    sealed = keys.seal_route(route)
+    for printed in (repr(route), str(route), repr(TICKET), repr(sealed), str(sealed)):
+        assert repr(sealed.provider_code) not in printed
+        assert repr(sealed.reply_token) not in printed
         assert repr(PERSON) not in printed
+        assert repr(PERSON[::-1]) not in printed
+    assert "request_id" in repr(route)  # still says which request it is
     assert "hi-01" in repr(route)

@@ -235,6 +235,12 @@ class World:
             trigger_event_id=trigger,
             proxy_code=proxy_code,
         )
-        decision = decide(request, self.state, self.table, self.rollout, self.keys, self.now)
+        # as the hub's shell does: the codes decrypted before deciding
+        codes = self.keys.codes
+        person_id = codes.decode(requester, request.person_code)
+        proxy_id = None if proxy_code is None else codes.decode(requester, proxy_code)
+        decision = decide(
+            request, person_id, proxy_id, self.state, self.table, self.rollout, self.now
+        )
         record_decision(self.state, requester, request.request_id, decision, self.now)
         return decision
