@@ -38,6 +38,22 @@ _MESSAGES: dict[str, dict[str, str]] = {
         "verification": "検証",
         "provided": "提供",
         "denied": "不提供",
+        "not_answered": "回答なし",
+        "why": "理由",
+        "reason.MALFORMED": "照会の形式が正しくありませんでした。",
+        "reason.UNKNOWN_CODE": "照会機関があなたを指すために使った符号を、連携基盤が確認できませんでした。",
+        "reason.NUMBER_REVOKED": "照会に使われた番号は変更前のもので、すでに無効です。",
+        "reason.NO_LEGAL_BASIS": "この照会機関・目的・項目の組み合わせに、法律上の根拠（別表第二の行）がありません。",
+        "reason.SECTOR_NOT_LIVE": "この分野の情報連携はまだ始まっていません。",
+        "reason.OUTSIDE_ROLLOUT": "照会機関または提供機関が、現在の段階的導入の対象外です。",
+        "reason.NO_TRIGGER_EVENT": "照会のきっかけとなる、あなたに関する届出や申請が確認できませんでした。",
+        "reason.TRIGGER_MISMATCH": "きっかけとなった届出や申請が、この目的の照会には当たりません。",
+        "reason.TRIGGER_EXPIRED": "きっかけとなった届出や申請から、照会できる期間が過ぎていました。",
+        "reason.CONSENT_REQUIRED": "この情報の提供にはあなたの同意が必要ですが、有効な同意がありませんでした。",
+        "reason.PROXY_NOT_AUTHORISED": "代理人に、この分野・目的の代理権がありませんでした。",
+        "reason.AGENCY_SUSPENDED": "照会機関または提供機関が、第三者機関により停止されています。",
+        "reason.RATE_LIMITED": "照会機関の照会が上限を超えたため、受け付けませんでした。",
+        "reason.PROVIDER_TIMEOUT": "提供機関が期限内に回答しなかったため、何も提供されていません。",
         "chain_ok": "連鎖の位置を確認済み",
         "chain_broken": "連鎖が一致しません",
         "signature_ok": "ハブの署名を確認済み",
@@ -140,6 +156,22 @@ _MESSAGES: dict[str, dict[str, str]] = {
         "verification": "Verification",
         "provided": "Provided",
         "denied": "Denied",
+        "not_answered": "Not answered",
+        "why": "Why",
+        "reason.MALFORMED": "The request was not well formed.",
+        "reason.UNKNOWN_CODE": "The code the requester used for you is not one the hub issued to it.",
+        "reason.NUMBER_REVOKED": "The number used was one that has since been changed; it no longer counts.",
+        "reason.NO_LEGAL_BASIS": "No row of the legal-basis table allows this requester, purpose and these items.",
+        "reason.SECTOR_NOT_LIVE": "Linkage in this sector has not started yet.",
+        "reason.OUTSIDE_ROLLOUT": "The requester or the provider is not part of the current rollout phase.",
+        "reason.NO_TRIGGER_EVENT": "No notification or application about you was found that could prompt this request.",
+        "reason.TRIGGER_MISMATCH": "The notification or application cited does not prompt a request for this purpose.",
+        "reason.TRIGGER_EXPIRED": "The period in which the cited notification or application allows a request had passed.",
+        "reason.CONSENT_REQUIRED": "This information needs your consent, and there was no valid consent.",
+        "reason.PROXY_NOT_AUTHORISED": "The proxy is not authorised for this sector or purpose.",
+        "reason.AGENCY_SUSPENDED": "The requester or the provider is suspended by the oversight body.",
+        "reason.RATE_LIMITED": "The requester had made more requests than it is allowed; this one was not accepted.",
+        "reason.PROVIDER_TIMEOUT": "The provider did not answer in time, so nothing was provided.",
         "chain_ok": "Chain position verified",
         "chain_broken": "Chain does not match",
         "signature_ok": "Hub signature verified",
@@ -220,6 +252,14 @@ def add_messages(messages: Mapping[str, Mapping[str, str]]) -> None:
     """Add words (language -> key -> text), e.g. for a mounted extension's pages."""
     for language, words in messages.items():
         _MESSAGES.setdefault(language, {}).update(words)
+
+
+def reason_text(language: str, code: str) -> str:
+    """A person's explanation of why nothing was provided (a denial reason or
+    PROVIDER_TIMEOUT); a code without one is shown as it is."""
+    key = f"reason.{code}"
+    text = translate(language, key)
+    return code if text == key else text
 
 
 def translate(language: str, key: str, **values: object) -> str:

@@ -141,6 +141,7 @@ def render(
 
     base = {
         "t": t,
+        "reason_text": lambda code: i18n.reason_text(lang, code),
         "lang": lang,
         "csrf": csrf_token(request),
         "nav": request.app.state.nav,

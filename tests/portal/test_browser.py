@@ -51,6 +51,7 @@ async def test_a_person_signs_in_and_sees_a_provision_and_a_denial_about_them(
 
     page = await browser.until(lambda text: "NO_TRIGGER_EVENT" in text, records)
     assert "提供" in page  # the provision, beside the denial
+    assert "照会のきっかけとなる、あなたに関する届出や申請が確認できませんでした。" in page  # why
     assert "tx-01" in page
     assert "resident_tax_assessment" in page
     assert "taxable_income" in page
@@ -62,6 +63,7 @@ async def test_a_person_signs_in_and_sees_a_provision_and_a_denial_about_them(
     assert "My provision records" in english
     assert "Chain position verified" in english
     assert "Hub signature verified" in english
+    assert "No notification or application about you was found" in english
     await browser.follow("header .tools a[lang='ja']")
     await browser.open("/records.json")
     assert "NO_TRIGGER_EVENT" in await browser.text()
