@@ -92,6 +92,39 @@ def _phase_row(observed: Observed, phase: int, name: str) -> dict[str, Any]:
     }
 
 
+def _background_load(
+    observed: Observed, expectations: Sequence[Expectation], phase: int, offered: float
+) -> dict[str, Any] | None:
+    """The phase's background load as Kafka saw it: the rate its requests were written at, and
+    the rate their outcomes came out at (from the first outcome to the last): a hub that keeps
+    up answers at the offered rate; one that falls behind spreads the outcomes out."""
+    ids = [e.request_id for e in expectations if e.background and e.phase == phase]
+    sent = sorted(observed.requests[r].at_ms for r in ids if r in observed.requests)
+    answered = sorted(o[0].at_ms for r in ids if (o := observed.outcomes.get(r)))
+    if offered <= 0 or len(sent) < 2 or len(answered) < 2:
+        return None
+
+    def rate(times: list[int]) -> float:
+        return (len(times) - 1) / (max(1, times[-1] - times[0]) / 1000)
+
+    achieved = rate(answered)
+    return {
+        "offered_per_s": offered,
+        "requests": len(ids),
+        "answered": len(answered),
+        "sent_per_s": round(rate(sent), 1),
+        "achieved_per_s": round(achieved, 1),
+        "achieved_of_offered": round(achieved / offered, 3),
+    }
+
+
+def _load(row: dict[str, Any]) -> str:
+    load = row.get("background")
+    if load is None:
+        return "–"
+    return f"{load['achieved_per_s']:.0f}/{load['offered_per_s']:g}"
+
+
 def invariants(observed: Observed) -> dict[str, Any]:
     """The properties every run must have, counted from Kafka."""
     one_outcome = none = several = 0
@@ -145,6 +178,8 @@ def build_report(
     run: dict[str, Any],
 ) -> Report:
     phases = [_phase_row(observed, k, name) for k, name in enumerate(phase_names)]
+    for row in phases:
+        row["background"] = _background_load(observed, expectations, row["phase"], run["rate"])
     totals = _totals(phases)
     mismatched = []
     matched = 0
@@ -250,7 +285,7 @@ def phase_table(report: Report) -> Table:
     table = Table(title="Renkei demo: the rollout, read back from Kafka", caption=names,
                   caption_justify="left")  # fmt: skip
     for column in ("phase", "enrolled", "requests", "provided", "denied", "p50 ms", "p99 ms",
-                   "req/s"):  # fmt: skip
+                   "load/s"):  # fmt: skip
         table.add_column(column, justify="left" if column == "phase" else "right", no_wrap=True)
     for row in report["phases"]:
         table.add_row(
@@ -261,7 +296,7 @@ def phase_table(report: Report) -> Table:
             str(row["denied"]),
             _ms(row["latency_ms"]["p50"]),
             _ms(row["latency_ms"]["p99"]),
-            "–" if row["throughput_per_s"] is None else f"{row['throughput_per_s']:.0f}",
+            _load(row),
         )
     t = report["totals"]
     table.add_row("all", str(t["enrolments"]["confirmed"]), str(t["requests"]),
@@ -358,19 +393,20 @@ def markdown(report: Report) -> str:
         f"{run['wall_seconds']:.1f} s. Every number below was read back from Kafka.",
         "",
         "| phase | enrolled | requests | provided | denied | denied by reason | "
-        "by sector (provided/denied) | p50 ms | p99 ms | req/s |",
-        "|---|---:|---:|---:|---:|---|---|---:|---:|---:|",
+        "by sector (provided/denied) | p50 ms | p99 ms | req/s | background achieved/offered |",
+        "|---|---:|---:|---:|---:|---|---|---:|---:|---:|---:|",
     ]
     for row in report["phases"]:
         rate = "–" if row["throughput_per_s"] is None else f"{row['throughput_per_s']:.0f}"
         out.append(
             f"| {_phase_label(row)} | {_enrolled(row)} | {row['requests']} | "
             f"{row['provided']} | {row['denied']} | {_reasons(row)} | {_sectors(row)} | "
-            f"{_ms(row['latency_ms']['p50'])} | {_ms(row['latency_ms']['p99'])} | {rate} |"
+            f"{_ms(row['latency_ms']['p50'])} | {_ms(row['latency_ms']['p99'])} | {rate} | "
+            f"{_load(row)} |"
         )
     t = report["totals"]
     out.append(f"| **all** | {_enrolled(t)} | {t['requests']} | {t['provided']} "
-               f"| {t['denied']} | {_reasons(t)} | {_sectors(t)} | | | |")  # fmt: skip
+               f"| {t['denied']} | {_reasons(t)} | {_sectors(t)} | | | | |")  # fmt: skip
     out += ["", "## Invariants and audit", ""]
     out += [f"- {line}" for line in summary_lines(report)]
     out += ["", "## Scripted cases", "", "| phase | case | expected | observed |",

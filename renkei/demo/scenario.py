@@ -96,6 +96,7 @@ class Expectation:
     kind: str  # "attribute" or "enrolment"
     expected: str  # PROVIDED, CONFIRMED or a DenialReason value
     case: str | None = None  # the scripted case's name; None for routine and background checks
+    background: bool = False  # one of the phase's background load (its offered rate)
 
 
 @dataclass(frozen=True, slots=True)
@@ -297,11 +298,22 @@ class Scenario:
             expected,
         )
 
-    async def send(self, check: Check, *, case: str | None = None, routine: bool = True) -> str:
-        """Send one request, expecting `check.expected`; returns what came back (or TIMEOUT)."""
+    async def send(
+        self,
+        check: Check,
+        *,
+        case: str | None = None,
+        routine: bool = True,
+        background: bool = False,
+    ) -> str:
+        """Send one request, expecting `check.expected`; returns what came back (or TIMEOUT).
+        `routine=False`: not one for the background load to repeat; `background`: one of the
+        background load's repeats (the report measures the rate they achieve)."""
         request_id = uuid.uuid4()
         self.expectations.append(
-            Expectation(request_id, self.phase, "attribute", check.expected, case)
+            Expectation(
+                request_id, self.phase, "attribute", check.expected, case, background=background
+            )
         )
         if routine and case is None:
             self.pool.append(check)
@@ -362,7 +374,7 @@ class Scenario:
 
         async def one(check: Check) -> str:
             try:
-                return await self.send(check, routine=False)
+                return await self.send(check, routine=False, background=True)
             finally:
                 in_flight.release()
 

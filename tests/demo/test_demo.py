@@ -286,6 +286,15 @@ async def test_the_reports_numbers_are_the_counts_read_back(played: Played) -> N
         assert row["enrolments"]["confirmed"] == sum(
             k.outcome(rid) == "CONFIRMED" for rid in enrolled
         )
+        load = row["background"]  # 40/s offered for 1 s in each phase after enrolment
+        if phase == 0:
+            assert load is None
+        else:
+            assert (load["offered_per_s"], load["requests"], load["answered"]) == (40, 40, 40)
+            assert load["sent_per_s"] > 0
+            assert load["achieved_per_s"] > 0
+            share = load["achieved_per_s"] / 40
+            assert load["achieved_of_offered"] == pytest.approx(share, abs=0.002)
     invariants = report["invariants"]
     assert invariants["ok"]
     assert invariants["requests"] == invariants["with_one_outcome"] == len(k.requests)
