@@ -20,12 +20,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
-from uuid import UUID
+from uuid import UUID, uuid4
 
 from agencies.holdings import Slice, served_numbers, slice_for
 from agencies.population import HEALTH_INSURER, MEDICAL_INSTITUTIONS, MUNICIPALITIES, Population
 from consumers import Agency, AgencyConfig, Values
-from producers import EVENT_TYPES, Connection, Event
+from producers import EVENT_TYPES, Connection, Event, ReplyTimeout
 from renkei.logs import get_logger
 from schemas.models import (
     AttributeQuery,
@@ -43,10 +43,13 @@ NATIONAL_AGENCIES = ("jps", HEALTH_INSURER, "mhlw-ei")
 REFERENCE_AGENCY_IDS = (*MUNICIPALITIES, *NATIONAL_AGENCIES, *MEDICAL_INSTITUTIONS, "portal")
 
 
+ENROLMENT_TIMEOUT = "TIMEOUT"  # in an EnrolmentSummary: no answer after every attempt
+
+
 @dataclass(frozen=True, slots=True)
 class EnrolmentSummary:
     confirmed: int
-    denied: dict[str, int]  # reason -> count
+    denied: dict[str, int]  # reason (or ENROLMENT_TIMEOUT: never answered) -> count
 
     @property
     def attempted(self) -> int:
@@ -110,17 +113,32 @@ class ReferenceAgency:
         self.code_of[individual_number] = person_code
 
     async def enrol_all(
-        self, numbers: Iterable[str] | None = None, *, concurrency: int = 32
+        self, numbers: Iterable[str] | None = None, *, concurrency: int = 32, attempts: int = 5
     ) -> EnrolmentSummary:
-        """Enrol everyone this agency serves (or `numbers`) and learn their link codes."""
+        """Enrol everyone this agency serves (or `numbers`) and learn their link codes.
+
+        An enrolment that gets no answer in time (a broker or hub replica failing over) is sent
+        again under the same request id, up to `attempts` times: the hub answers a repeat from
+        its record, so a person is never enrolled twice. One still unanswered after that is
+        counted as TIMEOUT in the summary; the agency keeps serving the others."""
         limit = asyncio.Semaphore(concurrency)
         denied: dict[str, int] = defaultdict(int)
         confirmed = 0
 
         async def enrol(number: str) -> None:
             nonlocal confirmed
-            async with limit:
-                outcome = await self.agency.enrol(number)
+            request_id = uuid4()
+            for attempt in range(1, attempts + 1):
+                try:
+                    async with limit:
+                        outcome = await self.agency.enrol(number, request_id=request_id)
+                    break
+                except ReplyTimeout:
+                    log.warning("agency.enrolment_unanswered", agency=self.agency_id,
+                                attempt=attempt, of=attempts)  # fmt: skip
+            else:
+                denied[ENROLMENT_TIMEOUT] += 1
+                return
             if isinstance(outcome, EnrolmentConfirmed):
                 self.learn(number, outcome.person_code)
                 confirmed += 1

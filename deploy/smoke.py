@@ -320,8 +320,9 @@ def run(tag: str, persons: int) -> dict[str, Any]:
             capture_output=True, text=True, env=env, check=False,
         )  # fmt: skip
         repeats = sum(n - 1 for s in seen.sent.values() for n in s.values())
-        # A container that exited (an agency whose request timed out across the kills) is
-        # restarted by compose and enrols its people again, under new request ids.
+        # An agency asks again, under the same request id, for an enrolment unanswered across
+        # the kills; a container that exited all the same is restarted by compose and enrols
+        # its people again, under new request ids. Restarts are reported, not hidden.
         restarts = {service: int(subprocess.run(
             ["docker", "inspect", "-f", "{{.RestartCount}}", container(service)],
             capture_output=True, text=True, check=False).stdout.strip() or 0)

@@ -76,3 +76,48 @@ async def test_a_reference_municipality_enrols_its_people_and_answers_from_its_s
         AttributeValue(name="dependants_count", value=values["dependants_count"]),
     ]
     assert answer.not_held == []
+
+
+async def test_an_unanswered_enrolment_is_sent_again_under_the_same_request_id(
+    kafka_bootstrap: str,
+) -> None:
+    """A hub replica failing over can leave an enrolment unanswered: the agency asks again,
+    under the same request id (the hub answers a repeat from its record), and keeps going."""
+    population = generate(seed=5, persons=40)
+    agency_id = new_agency_id("med")
+    by_hand = HubByHand(kafka_bootstrap, agency_id)
+    municipality = ReferenceAgency(
+        agency_id,
+        Connection.from_environment(kafka_bootstrap),
+        population,
+        slice_of="mun-27100",
+        hub_key=by_hand.hub_key,
+        reply_timeout=2.0,
+    )
+    people = municipality.serves[:3]
+    async with by_hand as hub:
+        await municipality.start()
+        try:
+            enrolling = asyncio.create_task(municipality.enrol_all(people, attempts=3))
+            copies: dict[uuid.UUID, int] = {}
+            ignored: uuid.UUID | None = None
+            while len(copies) < len(people) or ignored not in copies or copies[ignored] < 2:
+                enrolment = await hub.from_agency(Enrolment)
+                copies[enrolment.request_id] = copies.get(enrolment.request_id, 0) + 1
+                if ignored is None:
+                    ignored = enrolment.request_id  # the first copy of the first one is lost
+                    continue
+                await hub.deliver(
+                    EnrolmentConfirmed(
+                        metadata=hub_metadata(),
+                        request_id=enrolment.request_id,
+                        person_code=uuid.uuid4().bytes,
+                    )
+                )
+            summary = await enrolling
+        finally:
+            await municipality.stop()
+    assert summary.confirmed == len(people)
+    assert summary.denied == {}
+    assert len(copies) == len(people)  # one request id per person, however often sent
+    assert copies[ignored] == 2
