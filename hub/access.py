@@ -14,13 +14,14 @@ The broker refuses everything no rule allows (`allow.everyone.if.no.acl.found=fa
   acknowledgements (`renkei.control.acks`); groups and transactional ids `renkei-hub-*`;
 - `operator`: write control; read the replicas' control acknowledgements and describe the
   hub's groups (to wait for every live replica); read dead letters and the oversight signals;
-  groups `renkei-operator-*`;
+  describe (offsets and partitions, never records) the agencies' topics and the hub's internal
+  ones, for `renkei hub lag`; groups `renkei-operator-*`;
 - `ppc` (the oversight body): read provision records, dead letters and control; write control
   (suspensions) and wait for its acknowledgements as operators do; read (never write) every
   onboarded agency's `.out`, for the number changes, notices and acknowledgements it counts;
   read and write its signals topic; groups `renkei-ppc-*`.
 
-Nobody else touches a hub-internal topic. The hub's rights on an agency's topics are literal
+Nobody else reads or writes a hub-internal topic. The hub's rights on an agency's topics are literal
 names, granted when that agency is onboarded: a prefix `agency.` would let the hub read
 inboxes, and a never-onboarded agency's topics are readable by nobody.
 """
@@ -47,6 +48,7 @@ PPC = "ppc"
 PORTAL = "portal"
 SERVICE_PRINCIPALS = (HUB, OPERATOR, PPC)
 HUB_INTERNAL_PREFIX = "renkei.hub."
+AGENCY_TOPIC_PREFIX = "agency."  # every agency's .out and .in
 HUB_GROUP_PREFIX = "renkei-hub-"  # the stages' groups and transactional ids
 
 
@@ -179,6 +181,9 @@ def service_rules(principal: str) -> list[AclRule]:
                 *_acknowledgement_readers(OPERATOR),
                 *_rules(OPERATOR, topic, DEAD_LETTERS, literal, read, describe),
                 *_rules(OPERATOR, topic, OVERSIGHT_SIGNALS, literal, read, describe),
+                # how far behind each stage is (`renkei hub lag`): offsets, not records
+                *_rules(OPERATOR, topic, AGENCY_TOPIC_PREFIX, Pattern.PREFIXED, describe),
+                *_rules(OPERATOR, topic, HUB_INTERNAL_PREFIX, Pattern.PREFIXED, describe),
                 *_rules(OPERATOR, Resource.CLUSTER, "kafka-cluster", literal,
                         Operation.IDEMPOTENT_WRITE),
                 *_own_namespace(OPERATOR, "renkei-operator"),

@@ -735,10 +735,17 @@ def lag(bootstrap: Bootstrap = "127.0.0.1:9092") -> None:
     """Committed records not yet processed, per stage and input partition (records, not
     offsets; a partition the stage never committed shows as never)."""
     table = Table("stage", "topic", "partition", "committed", "lag (records)")
-    for row in _run(measure_lag(bootstrap)):
+    rows = _run(measure_lag(bootstrap))
+    for row in rows:
         committed = "never" if row.committed is None else str(row.committed)
-        table.add_row(row.stage, row.topic, str(row.partition), committed, str(row.records))
+        records = str(row.records) if row.exact else f"≤ {row.records}"
+        table.add_row(row.stage, row.topic, str(row.partition), committed, records)
     console.print(table)
+    if not all(row.exact for row in rows):
+        console.print(
+            "≤: offsets, transaction markers included; this principal may describe these "
+            "topics but not read them, so the records cannot be counted exactly"
+        )
 
 
 __all__ = ["PERSONS", "hub_app"]

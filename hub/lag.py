@@ -2,7 +2,9 @@
 
 Counted as records, by reading them (a transaction's commit marker takes an offset but is no
 record, so `end - committed` overstates the lag of a transactional topic), and including the
-partitions a stage has never committed (it would start from their beginning).
+partitions a stage has never committed (it would start from their beginning). A principal that
+may describe the topics but not read them (`operator`) gets `end - committed` instead, marked
+as an upper bound.
 """
 
 from __future__ import annotations
@@ -12,8 +14,9 @@ import re
 import time
 from dataclasses import dataclass
 
+from aiokafka import AIOKafkaConsumer
 from aiokafka.admin import AIOKafkaAdminClient
-from aiokafka.errors import GroupCoordinatorNotAvailableError
+from aiokafka.errors import GroupCoordinatorNotAvailableError, TopicAuthorizationFailedError
 from aiokafka.structs import TopicPartition
 
 from hub.readers import committed_reader, to_end
@@ -29,6 +32,7 @@ class PartitionLag:
     partition: int
     committed: int | None  # None: the stage never committed an offset here
     records: int  # committed records after the committed offset
+    exact: bool = True  # False: offsets, not records (an upper bound; no right to read them)
 
 
 async def _committed_offsets(
@@ -80,19 +84,44 @@ async def measure_lag(bootstrap: str) -> list[PartitionLag]:
             if not tps:
                 continue
             consumer.assign(tps)
-            counts = dict.fromkeys(tps, 0)
-            for tp in tps:
-                offset = committed[stage].get(tp)
-                if offset is None:
-                    await consumer.seek_to_beginning(tp)
-                else:
-                    consumer.seek(tp, offset)
-            async for batch in to_end(consumer, tps):
-                counts[TopicPartition(batch[0].topic, batch[0].partition)] += len(batch)
+            exact = True
+            try:
+                counts = await _records_after(consumer, tps, committed[stage])
+            except TopicAuthorizationFailedError:  # may describe, not read: offsets
+                exact = False
+                counts = await _offsets_after(consumer, tps, committed[stage])
             rows.extend(
-                PartitionLag(stage, tp.topic, tp.partition, committed[stage].get(tp), counts[tp])
+                PartitionLag(
+                    stage, tp.topic, tp.partition, committed[stage].get(tp), counts[tp], exact
+                )
                 for tp in tps
             )
     finally:
         await consumer.stop()
     return rows
+
+
+async def _records_after(
+    consumer: AIOKafkaConsumer, tps: list[TopicPartition], committed: dict[TopicPartition, int]
+) -> dict[TopicPartition, int]:
+    """Committed records after each partition's committed offset (or its beginning), read."""
+    counts = dict.fromkeys(tps, 0)
+    for tp in tps:
+        offset = committed.get(tp)
+        if offset is None:
+            await consumer.seek_to_beginning(tp)
+        else:
+            consumer.seek(tp, offset)
+    async for batch in to_end(consumer, tps):
+        counts[TopicPartition(batch[0].topic, batch[0].partition)] += len(batch)
+    return counts
+
+
+async def _offsets_after(
+    consumer: AIOKafkaConsumer, tps: list[TopicPartition], committed: dict[TopicPartition, int]
+) -> dict[TopicPartition, int]:
+    """Offsets after each partition's committed offset (or its beginning) up to its end:
+    records plus commit markers, so never less than the records."""
+    ends = await consumer.end_offsets(tps)
+    starts = await consumer.beginning_offsets(tps)
+    return {tp: ends[tp] - committed.get(tp, starts[tp]) for tp in tps}

@@ -375,6 +375,21 @@ async def test_good_traffic_flows_with_every_principal_on_its_own_rights(
                            "RENKEI_KAFKA_PASSWORD": cluster.passwords["operator"]}  # fmt: skip
             pause = ("hub", "rollout", "pause", "medical", "--bootstrap", cluster.bootstrap)
             code, output = await renkei(*pause, "--wait", "120", env=as_operator)
+            # and sees how far behind each stage is, from offsets it may describe
+            lag_code, lag = await renkei("hub", "lag", "--bootstrap", cluster.bootstrap,
+                                         env=as_operator)  # fmt: skip
     assert all(isinstance(o, EnrolmentConfirmed) for o in outcomes)
     assert code == 0, output
     assert "1 applied, 0 refused, 0 silent of 1 live replica(s)" in output
+    assert lag_code == 0, lag
+    assert outbound(A) in lag
+    assert PERSONS in lag
+    assert "may describe these topics but not read them" in lag  # offsets: an upper bound
+
+
+async def test_the_operator_describes_agency_topics_for_lag_but_cannot_read_them(
+    cluster: Cluster,
+) -> None:
+    for topic in (outbound(A), inbound(A), PERSONS):
+        with pytest.raises(TopicAuthorizationFailedError):
+            await refused(consume(cluster.as_("operator"), topic))

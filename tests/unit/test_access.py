@@ -73,10 +73,23 @@ def test_the_hub_reads_outboxes_writes_inboxes_and_never_the_reverse() -> None:
     assert (CONTROL, Pattern.LITERAL, Operation.WRITE) not in rights
 
 
-def test_nobody_but_the_hub_touches_hub_internal_topics() -> None:
+def test_nobody_but_the_hub_reads_or_writes_hub_internal_topics() -> None:
     for principal in EVERYONE:
-        touching = {n for n, _, _ in topic_rights(principal) if n.startswith(HUB_INTERNAL_PREFIX)}
+        touching = {
+            n
+            for n, _, op in topic_rights(principal)
+            if n.startswith(HUB_INTERNAL_PREFIX) and op is not Operation.DESCRIBE
+        }
         assert (principal == "hub") == bool(touching), principal
+
+
+def test_the_operator_describes_agency_and_internal_topics_for_lag_but_reads_none() -> None:
+    rights = topic_rights("operator")
+    prefixed = {(n, op) for n, pattern, op in rights if pattern is Pattern.PREFIXED}
+    assert prefixed == {("agency.", Operation.DESCRIBE), (HUB_INTERNAL_PREFIX, Operation.DESCRIBE)}
+    for agency in AGENCIES:
+        assert not {(t, p, op) for t in (outbound(agency), inbound(agency)) for p in Pattern
+                    for op in (Operation.READ, Operation.WRITE)} & rights  # fmt: skip
 
 
 def test_control_is_written_by_operators_and_the_oversight_body_only() -> None:
