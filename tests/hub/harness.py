@@ -11,9 +11,9 @@ import contextlib
 import os
 import sys
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.structs import TopicPartition
@@ -212,6 +212,62 @@ async def running_hub(
     finally:
         hub.stop()
         await asyncio.wait_for(task, 60)
+
+
+async def onboard_agencies(
+    bootstrap: str,
+    agencies: Sequence[str],
+    *,
+    subscriptions: Mapping[str, list[str]] | None = None,
+    phases: int,
+) -> None:
+    """Each agency onboarded (with its subscriptions, none unless named), then the rollout
+    advanced `phases` phases."""
+    for agency in agencies:
+        await onboard(bootstrap, agency, (subscriptions or {}).get(agency, []))
+    await advance_rollout(bootstrap, phases)
+
+
+@contextlib.asynccontextmanager
+async def started_agencies(
+    bootstrap: str, keys: Keyring, agencies: Sequence[str]
+) -> AsyncIterator[dict[str, ScriptedAgency]]:
+    """A scripted agency for each id, started in order; all stopped on leaving."""
+    started = {a: ScriptedAgency(bootstrap, a, keys.public_sealing_key) for a in agencies}
+    running: list[ScriptedAgency] = []
+    try:
+        for agency in started.values():
+            await agency.start()
+            running.append(agency)
+        yield started
+    finally:
+        for agency in running:
+            await agency.stop()
+
+
+class HubWithAgencies(NamedTuple):
+    hub: Hub
+    agencies: dict[str, ScriptedAgency]
+
+
+@contextlib.asynccontextmanager
+async def hub_with_agencies(
+    bootstrap: str,
+    keys: Keyring,
+    agencies: Sequence[str],
+    *,
+    subscriptions: Mapping[str, list[str]] | None = None,
+    phases: int,
+    **hub_options: Any,
+) -> AsyncIterator[HubWithAgencies]:
+    """What a module's hub fixture sets up: the agencies onboarded and the rollout advanced
+    (`onboard_agencies`), a hub (`running_hub` with `hub_options`) that has applied those
+    control commands, then a started scripted agency for each id."""
+    await onboard_agencies(bootstrap, agencies, subscriptions=subscriptions, phases=phases)
+    async with running_hub(bootstrap, keys, **hub_options) as hub:
+        await wait_until(control_applied(hub, len(agencies) + phases), timeout=60)
+        async with started_agencies(bootstrap, keys, agencies) as started:
+            yield HubWithAgencies(hub, started)
 
 
 def new_number() -> str:

@@ -46,10 +46,9 @@ from .harness import (
     control_applied,
     days_ago,
     dev_keys,
+    hub_with_agencies,
     meta,
     new_number,
-    onboard,
-    running_hub,
     wait_until,
 )
 
@@ -114,15 +113,10 @@ def keys() -> Keyring:
 @pytest.fixture(scope="module")
 async def world(isolated_kafka: str, keys: Keyring) -> AsyncIterator[World]:
     subscriptions = {MED2: ["ClinicalUpdate"], PORTAL: []}
-    for agency in ALL:
-        await onboard(isolated_kafka, agency, subscriptions.get(agency, []))
-    await advance_rollout(isolated_kafka, 1)
     limited = RatePolicy(10_000.0, 2_000.0, overrides={PILOT3: (1.0, 0.0001)})
-    async with running_hub(isolated_kafka, keys, rate_policy=limited) as hub:
-        await wait_until(control_applied(hub, len(ALL) + 1))
-        started = {a: ScriptedAgency(isolated_kafka, a, keys.public_sealing_key) for a in ALL}
-        for agency in started.values():
-            await agency.start()
+    async with hub_with_agencies(
+        isolated_kafka, keys, ALL, subscriptions=subscriptions, phases=1, rate_policy=limited
+    ) as (hub, started):
         w = World(isolated_kafka, hub, started)
         for person in ("alice", "bob"):
             w.numbers[person] = new_number()
@@ -146,8 +140,6 @@ async def world(isolated_kafka: str, keys: Keyring) -> AsyncIterator[World]:
         w.events["old-relocation"] = old.metadata.message_id
         w.events["income"] = income.metadata.message_id
         yield w
-        for agency in started.values():
-            await agency.stop()
 
 
 async def records_for(bootstrap: str, request_id: uuid.UUID) -> list[ProvisionRecord]:

@@ -29,14 +29,13 @@ from schemas.models import (
 from schemas.topics import PROVISION_RECORDS, parse_sequence
 
 from .harness import (
+    HubWithAgencies,
     ScriptedAgency,
-    advance_rollout,
-    control_applied,
     dev_keys,
+    hub_with_agencies,
     meta,
     new_number,
     onboard,
-    running_hub,
     wait_until,
 )
 
@@ -52,34 +51,31 @@ def keys() -> Keyring:
 
 
 @pytest.fixture(scope="module")
-async def hub(isolated_kafka: str, keys: Keyring) -> AsyncIterator[Hub]:
+async def running(isolated_kafka: str, keys: Keyring) -> AsyncIterator[HubWithAgencies]:
     subscriptions = {
-        FORMER: [],
         NEW: ["Relocation", "IncomeDetermined"],
         THIRD: ["IncomeDetermined"],
         PENSION: ["IncomeDetermined"],
     }
-    for agency, subs in subscriptions.items():
-        await onboard(isolated_kafka, agency, subs)
-    await advance_rollout(isolated_kafka, 1)  # phase 1: tax and pension, pilot municipalities
-    async with running_hub(isolated_kafka, keys, http_port=HTTP_PORT) as running:
-        await wait_until(control_applied(running, 5))
-        yield running
+    async with hub_with_agencies(
+        isolated_kafka,
+        keys,
+        (FORMER, NEW, THIRD, PENSION),
+        subscriptions=subscriptions,
+        phases=1,  # phase 1: tax and pension, pilot municipalities
+        http_port=HTTP_PORT,
+    ) as started:
+        yield started
 
 
 @pytest.fixture(scope="module")
-async def agencies(
-    isolated_kafka: str, hub: Hub, keys: Keyring
-) -> AsyncIterator[dict[str, ScriptedAgency]]:
-    started = {
-        a: ScriptedAgency(isolated_kafka, a, keys.public_sealing_key)
-        for a in (FORMER, NEW, THIRD, PENSION)
-    }
-    for agency in started.values():
-        await agency.start()
-    yield started
-    for agency in started.values():
-        await agency.stop()
+def hub(running: HubWithAgencies) -> Hub:
+    return running.hub
+
+
+@pytest.fixture(scope="module")
+def agencies(running: HubWithAgencies) -> dict[str, ScriptedAgency]:
+    return running.agencies
 
 
 async def read_records(bootstrap: str) -> list[ProvisionRecord]:

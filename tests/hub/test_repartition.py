@@ -31,14 +31,13 @@ from schemas.models import (
 from schemas.vocabulary import DenialReason
 
 from .harness import (
-    ScriptedAgency,
-    advance_rollout,
     control_applied,
     dev_keys,
     meta,
     new_number,
-    onboard,
+    onboard_agencies,
     running_hub,
+    started_agencies,
     wait_until,
 )
 
@@ -58,15 +57,11 @@ async def test_growing_from_3_to_6_partitions_keeps_every_person_with_their_stat
     isolated_kafka: str,
 ) -> None:
     keys = dev_keys()
-    await onboard(isolated_kafka, FORMER)
-    await onboard(isolated_kafka, NEW, ["Relocation"])
-    await advance_rollout(isolated_kafka, 1)
-    former = ScriptedAgency(isolated_kafka, FORMER, keys.public_sealing_key)
-    new = ScriptedAgency(isolated_kafka, NEW, keys.public_sealing_key)
-    await former.start()
-    await new.start()
+    subscriptions = {NEW: ["Relocation"]}
+    await onboard_agencies(isolated_kafka, (FORMER, NEW), subscriptions=subscriptions, phases=1)
     people: list[tuple[str, bytes, bytes, Relocation]] = []
-    try:
+    async with started_agencies(isolated_kafka, keys, (FORMER, NEW)) as started:
+        former, new = started[FORMER], started[NEW]
         async with running_hub(isolated_kafka, keys, partitions=3) as hub:
             await wait_until(control_applied(hub, 3))
             for _ in range(8):
@@ -119,9 +114,6 @@ async def test_growing_from_3_to_6_partitions_keeps_every_person_with_their_stat
                 )
                 assert response.person_code == new_code
         assert (await verify_chains(isolated_kafka, keys.record_verify_keys)).intact
-    finally:
-        await former.stop()
-        await new.stop()
 
     # The old count is refused from now on, and so is a bare alter of the new one.
     with pytest.raises(LayoutMismatch, match="--partitions 3"):

@@ -11,13 +11,12 @@ from hub.cli import verify_chains
 from schemas.models import AttributeQuery, AttributeResponse, ProviderTimeout
 
 from .harness import (
-    ScriptedAgency,
-    advance_rollout,
     control_applied,
     dev_keys,
     new_number,
-    onboard,
+    onboard_agencies,
     running_hub,
+    started_agencies,
     wait_until,
 )
 from .test_exchange import read_records
@@ -30,17 +29,13 @@ async def test_a_request_waiting_when_the_hub_stops_times_out_once_after_the_res
     isolated_kafka: str,
 ) -> None:
     keys = dev_keys()
-    await onboard(isolated_kafka, FORMER, [])
-    await onboard(isolated_kafka, NEW, ["Relocation"])
-    await advance_rollout(isolated_kafka, 1)
-    former = ScriptedAgency(isolated_kafka, FORMER, keys.public_sealing_key)
-    new = ScriptedAgency(isolated_kafka, NEW, keys.public_sealing_key)
-    async with running_hub(isolated_kafka, keys, provider_timeout_s=TIMEOUT) as first:
-        await wait_until(control_applied(first, 3))
-        for agency in (former, new):
-            await agency.start()
-        request, _query = await ask(former, new)
-    try:
+    subscriptions = {NEW: ["Relocation"]}
+    await onboard_agencies(isolated_kafka, (FORMER, NEW), subscriptions=subscriptions, phases=1)
+    async with started_agencies(isolated_kafka, keys, (FORMER, NEW)) as started:
+        former, new = started[FORMER], started[NEW]
+        async with running_hub(isolated_kafka, keys, provider_timeout_s=TIMEOUT) as first:
+            await wait_until(control_applied(first, 3))
+            request, _query = await ask(former, new)
         await asyncio.sleep(TIMEOUT + 1)  # the deadline passes while no hub runs
         assert new.received(ProviderTimeout) == []
         async with running_hub(isolated_kafka, keys, provider_timeout_s=TIMEOUT):
@@ -58,6 +53,3 @@ async def test_a_request_waiting_when_the_hub_stops_times_out_once_after_the_res
         assert [r.provider_timeout for r in records] == [True]
         report = await verify_chains(isolated_kafka, keys.record_verify_keys)
         assert report.intact, report.breaks
-    finally:
-        for agency in (former, new):
-            await agency.stop()

@@ -14,7 +14,6 @@ import pytest
 from hub.cli import read_dead_letters, verify_chains
 from hub.core import Keyring
 from hub.deadletters import DeadLetterReason
-from hub.service import Hub
 from schemas.codec import decode_as
 from schemas.models import (
     AttributeAnswer,
@@ -27,17 +26,7 @@ from schemas.models import (
     Relocation,
 )
 
-from .harness import (
-    ScriptedAgency,
-    advance_rollout,
-    control_applied,
-    dev_keys,
-    meta,
-    new_number,
-    onboard,
-    running_hub,
-    wait_until,
-)
+from .harness import ScriptedAgency, dev_keys, hub_with_agencies, meta, new_number, wait_until
 from .test_exchange import read_records
 
 pytestmark = pytest.mark.kafka
@@ -52,26 +41,19 @@ def keys() -> Keyring:
 
 
 @pytest.fixture(scope="module")
-async def hub(isolated_kafka: str, keys: Keyring) -> AsyncIterator[Hub]:
-    await onboard(isolated_kafka, FORMER, [])
-    await onboard(isolated_kafka, NEW, ["Relocation"])
-    await advance_rollout(isolated_kafka, 1)  # phase 1: tax, pilot municipalities
-    async with running_hub(isolated_kafka, keys, provider_timeout_s=TIMEOUT) as running:
-        await wait_until(control_applied(running, 3))
-        yield running
-
-
-@pytest.fixture(scope="module")
 async def agencies(
-    isolated_kafka: str, hub: Hub, keys: Keyring
+    isolated_kafka: str, keys: Keyring
 ) -> AsyncIterator[tuple[ScriptedAgency, ScriptedAgency]]:
-    former = ScriptedAgency(isolated_kafka, FORMER, keys.public_sealing_key)
-    new = ScriptedAgency(isolated_kafka, NEW, keys.public_sealing_key)
-    for agency in (former, new):
-        await agency.start()
-    yield former, new
-    for agency in (former, new):
-        await agency.stop()
+    subscriptions = {NEW: ["Relocation"]}
+    async with hub_with_agencies(
+        isolated_kafka,
+        keys,
+        (FORMER, NEW),
+        subscriptions=subscriptions,
+        phases=1,  # phase 1: tax, pilot municipalities
+        provider_timeout_s=TIMEOUT,
+    ) as (_hub, started):
+        yield started[FORMER], started[NEW]
 
 
 async def ask(

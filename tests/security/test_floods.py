@@ -40,12 +40,11 @@ from schemas.vocabulary import DenialReason as R
 
 from ..hub.harness import (
     ScriptedAgency,
-    advance_rollout,
     control_applied,
     dev_keys,
+    hub_with_agencies,
     meta,
     new_number,
-    onboard,
     running_hub,
     wait_until,
 )
@@ -85,14 +84,13 @@ def keys() -> Keyring:
 
 @pytest.fixture(scope="module")
 async def world(isolated_kafka: str, keys: Keyring) -> AsyncIterator[World]:
-    for agency in ALL:
-        await onboard(isolated_kafka, agency)
-    await advance_rollout(isolated_kafka, 2)  # tax live in every municipality
-    async with running_hub(isolated_kafka, keys, rate_policy=RatePolicy()) as hub:
-        await wait_until(control_applied(hub, len(ALL) + 2), timeout=60)
-        started = {a: ScriptedAgency(isolated_kafka, a, keys.public_sealing_key) for a in ALL}
-        for agency in started.values():
-            await agency.start()
+    async with hub_with_agencies(
+        isolated_kafka,
+        keys,
+        ALL,
+        phases=2,  # tax live in every municipality
+        rate_policy=RatePolicy(),
+    ) as (hub, started):
         w = World(isolated_kafka, hub, started)
         for person in range(PERSONS):
             number = new_number()
@@ -107,8 +105,6 @@ async def world(isolated_kafka: str, keys: Keyring) -> AsyncIterator[World]:
                 await started[municipality].send(moved)
                 w.triggers[(municipality, person)] = moved.metadata.message_id
         yield w
-        for agency in started.values():
-            await agency.stop()
 
 
 async def send_all_at_once(agency: str, bootstrap: str, requests: list[AttributeRequest]) -> None:

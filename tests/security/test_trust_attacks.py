@@ -59,13 +59,11 @@ from schemas.vocabulary import DenialReason as R
 
 from ..hub.harness import (
     ScriptedAgency,
-    advance_rollout,
     control_applied,
     dev_keys,
+    hub_with_agencies,
     meta,
     new_number,
-    onboard,
-    running_hub,
     wait_until,
 )
 
@@ -124,22 +122,19 @@ def keys() -> Keyring:
 @pytest.fixture(scope="module")
 async def world(isolated_kafka: str, keys: Keyring) -> AsyncIterator[World]:
     subscriptions = {MED2: ["ClinicalUpdate"], PORTAL: [], MUN2: ["Relocation"]}
-    for agency in ALL:
-        await onboard(isolated_kafka, agency, subscriptions.get(agency, []))
-    await advance_rollout(isolated_kafka, 4)  # every sector live, medical included
-    async with running_hub(isolated_kafka, keys) as hub:
-        await wait_until(control_applied(hub, len(ALL) + 4), timeout=60)
-        started = {a: ScriptedAgency(isolated_kafka, a, keys.public_sealing_key) for a in ALL}
-        for agency in started.values():
-            await agency.start()
+    async with hub_with_agencies(
+        isolated_kafka,
+        keys,
+        ALL,
+        subscriptions=subscriptions,
+        phases=4,  # every sector live, medical included
+    ) as (hub, started):
         w = World(isolated_kafka, hub, keys, started)
         for person in PERSONS:
             number = new_number()
             for agency in ALL:
                 w.codes[(agency, person)] = await started[agency].enrol(number)
         yield w
-        for agency in started.values():
-            await agency.stop()
 
 
 async def refused(w: World, message: Message, reason: str) -> DeadLetter:
