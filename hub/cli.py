@@ -38,6 +38,7 @@ from hub.control_signatures import ControlKeyError
 from hub.core import Keyring, KeySetError, load_key_set
 from hub.core.keyring import DEFAULT_TOKEN_TTL_SECONDS
 from hub.core.legal_basis import LegalBasisTableError, parse_table
+from hub.core.trust import TrustTableError, parse_trust_text
 from hub.deadletters import DeadLetter
 from hub.lag import measure_lag
 from hub.layout import LayoutMismatch
@@ -73,6 +74,7 @@ from schemas.models import (
     Message,
     RateBudgetSet,
     RolloutOperation,
+    TrustTablePublished,
 )
 from schemas.provision_records import VerifyKeyError, parse_verify_keys
 from schemas.vocabulary import InvalidAgencyId, Sector, agency_kind
@@ -544,6 +546,27 @@ def publish_table(
         metadata=operator_metadata(operator), version=table.version,
         sha256=hashlib.sha256(text.encode()).hexdigest(), table_json=text))  # fmt: skip
     console.print(f"legal-basis table {table.version} in force ({len(table.rows)} rows)")
+
+
+@hub_app.command("publish-trust")
+def publish_trust(
+    path: Path,
+    bootstrap: Bootstrap = "127.0.0.1:9092",
+    operator: Operator = "op-legal",
+    wait: Wait = DEFAULT_WAIT_SECONDS,
+) -> None:
+    """Validate a trust-table file (who may assert which fact) and publish it as the version
+    in force on every hub replica."""
+    text = path.read_text("utf-8")
+    try:
+        trust = parse_trust_text(text)
+    except TrustTableError as exc:
+        console.print(f"[red]Refused:[/red] {exc}")
+        raise typer.Exit(1) from exc
+    _command(bootstrap, wait, TrustTablePublished(
+        metadata=operator_metadata(operator), version=trust.version,
+        sha256=hashlib.sha256(text.encode()).hexdigest(), table_json=text))  # fmt: skip
+    console.print(f"trust table {trust.version} in force ({len(trust.rules)} facts)")
 
 
 @hub_app.command("budget")

@@ -39,6 +39,12 @@ from hub.core import (
 )
 from hub.core.control_replay import ControlHistory, ReplayRefusal
 from hub.core.state import AgencyEntry, RatePolicy, set_budget
+from hub.core.trust import (
+    TrustTable,
+    TrustTableError,
+    default_trust_table,
+    parse_published_trust_table,
+)
 from hub.topics import CONTROL, CONTROL_ACKS
 from producers.connection import kafka_options
 from renkei.logs import get_logger
@@ -53,6 +59,7 @@ from schemas.models import (
     Metadata,
     RateBudgetSet,
     RolloutChange,
+    TrustTablePublished,
 )
 from schemas.topics import HUB_SENDER
 from schemas.vocabulary import EventType
@@ -66,6 +73,7 @@ class ControlState:
     HubState, so an update here is seen by all partitions at once."""
 
     table: LegalBasisTable = field(default_factory=default_table)
+    trust: TrustTable = field(default_factory=default_trust_table)  # who may assert what
     rollout: Rollout = field(default_factory=initial_rollout)
     agencies: dict[str, AgencyEntry] = field(default_factory=dict)
     suspended: dict[str, str] = field(default_factory=dict)
@@ -85,6 +93,13 @@ class ControlState:
                         message.version, message.sha256, message.table_json
                     )
                 except LegalBasisTableError as exc:
+                    return str(exc)
+            case TrustTablePublished():
+                try:
+                    self.trust = parse_published_trust_table(
+                        message.version, message.sha256, message.table_json
+                    )
+                except TrustTableError as exc:
                     return str(exc)
             case RolloutChange():
                 result = apply_rollout_change(

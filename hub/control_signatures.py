@@ -37,6 +37,7 @@ from schemas.models import (
     Message,
     RateBudgetSet,
     RolloutChange,
+    TrustTablePublished,
 )
 
 SIGNATURE_HEADER = "renkei-signature"
@@ -79,6 +80,7 @@ def required_signer(message: Message) -> Signer | None:
         case (
             RolloutChange()
             | LegalBasisTablePublished()
+            | TrustTablePublished()
             | AgencyRegistered()
             | AgencyRetired()
             | RateBudgetSet()

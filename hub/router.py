@@ -57,7 +57,7 @@ from hub.core.decision import kind_of
 from hub.core.entitlement import RefusalReason, Refused, suspension_refusal
 from hub.core.notice_receipts import NoticeReceipt
 from hub.core.state import METERED_DENIALS
-from hub.core.trust import Condition, default_trust_table
+from hub.core.trust import Condition
 from hub.deadletters import DeadLetterReason, dead_letter, internal_dead_letter, parse_source
 from hub.envelope import Envelope, Kind
 from hub.partition_state import PartitionState
@@ -118,7 +118,6 @@ class Router:
         self.control = control
         self.random_bytes = random_bytes
         self.signer = RecordSigner(keys.record_signing_key_id, keys.record_signing_key)
-        self.trust = default_trust_table()  # who may assert what (DOMAIN.md §14)
         self.partitions: dict[TopicPartition, PartitionState] = {}
 
     # --- state lifecycle -----------------------------------------------------------------
@@ -451,7 +450,7 @@ class Router:
         c = self.control
         plan = plan_event(
             event, ps.hub, c.table, c.rollout, self.keys,
-            trust=self.trust, now=now, new_number_index=env.number_index,
+            trust=self.control.trust, now=now, new_number_index=env.number_index,
         )  # fmt: skip
         if isinstance(plan, Refused):
             yield self._refused(env, now, plan)
@@ -481,7 +480,7 @@ class Router:
         """到達確認: from the portal only, for a notice the hub delivered to it (its receipt),
         routed to the sender the receipt names (unless that sender is suspended)."""
         refused = suspension_refusal(env.sender, ps.hub)
-        rule = self.trust.rule(ack.MESSAGE_TYPE)
+        rule = self.control.trust.rule(ack.MESSAGE_TYPE)
         kind = kind_of(ps.hub, env.sender)
         if refused is None and (kind is None or not rule.may_assert(kind)):
             refused = Refused(RefusalReason.NOT_ENTITLED, f"{env.sender} may not acknowledge")

@@ -58,6 +58,7 @@ if TYPE_CHECKING:
         Relocation,
         RequestDenied,
         RolloutChange,
+        TrustTablePublished,
     )
 
 __all__ = [
@@ -100,6 +101,7 @@ __all__ = [
     "Relocation",
     "RequestDenied",
     "RolloutChange",
+    "TrustTablePublished",
     "decode",
     "decode_as",
     "decode_dict",

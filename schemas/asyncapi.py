@@ -115,12 +115,13 @@ CHANNELS = (
         "control",
         "renkei.control",
         "Hub control",
-        "Hub-internal control channel: rollout changes, legal-basis table versions, agency "
-        "suspensions, registrations and rate budgets. Written by operators and the oversight "
-        "body (through the hub's tools), applied by every hub replica.",
+        "Hub-internal control channel: rollout changes, legal-basis and trust table versions, "
+        "agency suspensions, registrations and rate budgets. Written by operators and the "
+        "oversight body (through the hub's tools), applied by every hub replica.",
         (
             "RolloutChange",
             "LegalBasisTablePublished",
+            "TrustTablePublished",
             "AgencySuspension",
             "AgencyRegistered",
             "AgencyRetired",

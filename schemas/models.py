@@ -548,6 +548,12 @@ class LegalBasisTablePublished(Message):
     table_json: str
 
 
+class TrustTablePublished(Message):
+    version: Name
+    sha256: Sha256Hex
+    table_json: str
+
+
 class AgencySuspension(Message):
     agency: AgencyId
     suspended: bool
@@ -619,6 +625,7 @@ _MESSAGE_CLASSES: tuple[type[Message], ...] = (
     OversightSignal,
     RolloutChange,
     LegalBasisTablePublished,
+    TrustTablePublished,
     AgencySuspension,
     AgencyRegistered,
     AgencyRetired,

@@ -1,6 +1,8 @@
 """The trust model (DOMAIN.md §14) as data: who may assert each fact.
 
-A versioned, validated file (`hub/data/trust.json`) like the legal-basis table. For each fact
+A versioned, validated file (`hub/data/trust.json`) like the legal-basis table, and like it
+published on the control channel (`renkei hub publish-trust`) so every replica applies the same
+version. For each fact
 (an event type, or `NoticeAcknowledged`) it lists the agency kinds that may assert it, the kinds
 that may assert it only with a consent token the person issued in the portal, and conditions:
 named rules of the hub that must hold as well (the vocabulary below, checked by
@@ -10,6 +12,7 @@ an unknown fact, agency kind or condition is a load error naming the fact.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -105,7 +108,29 @@ def parse_trust_table(document: Mapping[str, Any]) -> TrustTable:
     return TrustTable(version, tolerance, rules)
 
 
+def parse_trust_text(text: str) -> TrustTable:
+    """A trust table from its JSON document's text."""
+    try:
+        document = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise TrustTableError(f"not JSON (line {exc.lineno})") from exc
+    if not isinstance(document, Mapping):
+        raise TrustTableError("the trust table is a JSON object")
+    return parse_trust_table(document)
+
+
+def parse_published_trust_table(version: str, sha256: str, table_json: str) -> TrustTable:
+    """A table from a TrustTablePublished control message; the digest and version must match
+    what the message claims."""
+    if hashlib.sha256(table_json.encode()).hexdigest() != sha256:
+        raise TrustTableError("the document does not match its published sha256")
+    table = parse_trust_text(table_json)
+    if table.version != version:
+        raise TrustTableError(f"the document says version {table.version!r}, published as "
+                              f"{version!r}")  # fmt: skip
+    return table
+
+
 def default_trust_table() -> TrustTable:
     """The table shipped with the hub (hub/data/trust.json)."""
-    text = resources.files("hub").joinpath("data/trust.json").read_text("utf-8")
-    return parse_trust_table(json.loads(text))
+    return parse_trust_text(resources.files("hub").joinpath("data/trust.json").read_text("utf-8"))

@@ -88,6 +88,7 @@ OVERRIDES: dict[tuple[str, str], st.SearchStrategy[Any]] = {
     ("Enrolment", "individual_number"): st.one_of(st.just(""), individual_numbers),
     ("AgencyRegistered", "subscriptions"): st.lists(st.sampled_from(list(EventType)), max_size=4),
     ("LegalBasisTablePublished", "sha256"): st.binary(min_size=32, max_size=32).map(bytes.hex),
+    ("TrustTablePublished", "sha256"): st.binary(min_size=32, max_size=32).map(bytes.hex),
     ("ProvisionRecord", "chain_partition"): st.integers(0, 2**31 - 1),
     ("ProvisionRecord", "chain_sequence"): st.integers(0, 2**63 - 1),
     ("DeadLetter", "source_partition"): st.integers(0, 2**31 - 1),

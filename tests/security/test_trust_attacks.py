@@ -11,10 +11,13 @@ runs in the same hub and gets through.
 from __future__ import annotations
 
 import asyncio
+import json
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
+from importlib import resources
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -27,6 +30,7 @@ from hub.audit import BreakKind
 from hub.cli import hub_app, read_dead_letters, read_topic, verify_chains
 from hub.control import operator_metadata, publish_control
 from hub.core import Keyring
+from hub.core.trust import default_trust_table
 from hub.deadletters import DeadLetter
 from hub.service import Hub
 from producers.connection import kafka_options
@@ -64,6 +68,7 @@ from ..hub.harness import (
     hub_with_agencies,
     meta,
     new_number,
+    renkei,
     wait_until,
 )
 
@@ -450,3 +455,37 @@ async def test_a_forged_but_correctly_chained_provided_record_is_named_by_audit_
     assert result.exit_code == 1
     assert f"offset {sent.offset}" in result.output
     assert "forged insertion" in result.output
+
+
+async def test_a_trust_table_published_on_control_binds_the_running_hub(
+    world: World, tmp_path: Path
+) -> None:
+    w = world
+    shipped = resources.files("hub").joinpath("data/trust.json").read_text("utf-8")
+    document = json.loads(shipped)
+    document["version"] = "2026.2-stricter"
+    for fact in document["facts"]:
+        if fact["fact"] == "ConsentGiven":
+            fact["asserted_by"] = []  # the portal may no longer assert a consent
+    stricter, original = tmp_path / "stricter.json", tmp_path / "trust.json"
+    stricter.write_text(json.dumps(document))
+    original.write_text(shipped)
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"version": "x", "facts": []}')
+    publish = ("hub", "publish-trust", "--bootstrap", w.bootstrap, "--wait", "120")
+    code, output = await renkei(*publish[:2], str(bad), *publish[2:])
+    assert code == 1, output  # refused at the command line: nothing published
+    assert "future_tolerance_seconds" in output
+    code, output = await renkei(*publish[:2], str(stricter), *publish[2:])
+    try:
+        assert code == 0, output
+        assert "1 applied, 0 refused" in output
+        assert w.hub.control.trust.version == "2026.2-stricter"
+        consent = ConsentGiven(metadata=meta(PORTAL), person_code=w.code(PORTAL, "ward"),
+                               purpose=CARE, recipient=MED2)  # fmt: skip
+        await w[PORTAL].send(consent)
+        await refused(w, consent, "NOT_ENTITLED")
+    finally:
+        restored, said = await renkei(*publish[:2], str(original), *publish[2:])
+    assert restored == 0, said
+    assert w.hub.control.trust == default_trust_table()

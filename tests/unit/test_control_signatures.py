@@ -24,6 +24,7 @@ from schemas.models import (
     RateBudgetSet,
     RolloutChange,
     RolloutOperation,
+    TrustTablePublished,
 )
 from schemas.vocabulary import AgencyKind
 
@@ -44,8 +45,11 @@ def test_suspensions_need_the_ppc_key_and_every_other_command_the_operators() ->
                                      sha256="0" * 64, table_json="{}")  # fmt: skip
     budget = RateBudgetSet(metadata=operator_metadata("op-test"), burst=10, per_second=1,
                            reason="r")  # fmt: skip
+    trust = TrustTablePublished(metadata=operator_metadata("op-test"), version="v1",
+                                sha256="0" * 64, table_json="{}")  # fmt: skip
     assert required_signer(SUSPEND) is Signer.PPC
-    assert {required_signer(m) for m in (ADVANCE, registered, table, budget)} == {Signer.OPERATOR}
+    commands = (ADVANCE, registered, table, budget, trust)
+    assert {required_signer(m) for m in commands} == {Signer.OPERATOR}
 
 
 def test_a_signature_verifies_only_for_the_bytes_and_the_key_it_was_made_for(
