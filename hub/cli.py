@@ -10,7 +10,7 @@ import secrets
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, Protocol, TypeVar
 
 import typer
 from aiokafka import AIOKafkaProducer
@@ -528,6 +528,37 @@ def rollout_resume(
     _rollout(bootstrap, operator, wait, RolloutOperation.RESUME_SECTOR, sector=sector)
 
 
+class _Versioned(Protocol):
+    @property
+    def version(self) -> str: ...
+
+
+V = TypeVar("V", bound=_Versioned)
+
+
+def _publish_document(
+    path: Path,
+    parse: Callable[[str], V],
+    invalid: type[ValueError],
+    published: type[LegalBasisTablePublished | TrustTablePublished],
+    bootstrap: str,
+    operator: str,
+    wait: float,
+) -> V:
+    """Validate a table document, then publish it on the control channel as the version in
+    force (with its digest, so every replica checks it applies the same text)."""
+    text = path.read_text("utf-8")
+    try:
+        parsed = parse(text)
+    except invalid as exc:
+        console.print(f"[red]Refused:[/red] {exc}")
+        raise typer.Exit(1) from exc
+    _command(bootstrap, wait, published(
+        metadata=operator_metadata(operator), version=parsed.version,
+        sha256=hashlib.sha256(text.encode()).hexdigest(), table_json=text))  # fmt: skip
+    return parsed
+
+
 @hub_app.command("publish-table")
 def publish_table(
     path: Path,
@@ -536,15 +567,8 @@ def publish_table(
     wait: Wait = DEFAULT_WAIT_SECONDS,
 ) -> None:
     """Validate a legal-basis table file and publish it as the version in force."""
-    text = path.read_text("utf-8")
-    try:
-        table = parse_table(text)
-    except LegalBasisTableError as exc:
-        console.print(f"[red]Refused:[/red] {exc}")
-        raise typer.Exit(1) from exc
-    _command(bootstrap, wait, LegalBasisTablePublished(
-        metadata=operator_metadata(operator), version=table.version,
-        sha256=hashlib.sha256(text.encode()).hexdigest(), table_json=text))  # fmt: skip
+    table = _publish_document(path, parse_table, LegalBasisTableError, LegalBasisTablePublished,
+                              bootstrap, operator, wait)  # fmt: skip
     console.print(f"legal-basis table {table.version} in force ({len(table.rows)} rows)")
 
 
@@ -557,15 +581,8 @@ def publish_trust(
 ) -> None:
     """Validate a trust-table file (who may assert which fact) and publish it as the version
     in force on every hub replica."""
-    text = path.read_text("utf-8")
-    try:
-        trust = parse_trust_text(text)
-    except TrustTableError as exc:
-        console.print(f"[red]Refused:[/red] {exc}")
-        raise typer.Exit(1) from exc
-    _command(bootstrap, wait, TrustTablePublished(
-        metadata=operator_metadata(operator), version=trust.version,
-        sha256=hashlib.sha256(text.encode()).hexdigest(), table_json=text))  # fmt: skip
+    trust = _publish_document(path, parse_trust_text, TrustTableError, TrustTablePublished,
+                              bootstrap, operator, wait)  # fmt: skip
     console.print(f"trust table {trust.version} in force ({len(trust.rules)} facts)")
 
 

@@ -8,7 +8,7 @@ import uuid
 
 import pytest
 
-from agencies import ReferenceAgency, generate, slice_for
+from agencies import Population, ReferenceAgency, generate, slice_for
 from producers import Connection
 from schemas.models import (
     AttributeAnswer,
@@ -23,19 +23,28 @@ from ..sdk.hub_by_hand import HubByHand, hub_metadata, new_agency_id
 pytestmark = pytest.mark.kafka
 
 
+def osaka_under_a_new_id(
+    bootstrap: str, population: Population, reply_timeout: float = 30.0
+) -> tuple[HubByHand, ReferenceAgency]:
+    """Osaka's reference data under a throw-away agency id, and the test playing its hub."""
+    agency_id = new_agency_id("med")
+    by_hand = HubByHand(bootstrap, agency_id)
+    agency = ReferenceAgency(
+        agency_id,
+        Connection.from_environment(bootstrap),
+        population,
+        slice_of="mun-27100",
+        hub_key=by_hand.hub_key,
+        reply_timeout=reply_timeout,
+    )
+    return by_hand, agency
+
+
 async def test_a_reference_municipality_enrols_its_people_and_answers_from_its_slice(
     kafka_bootstrap: str,
 ) -> None:
     population = generate(seed=3, persons=120)
-    agency_id = new_agency_id("med")
-    by_hand = HubByHand(kafka_bootstrap, agency_id)
-    municipality = ReferenceAgency(
-        agency_id,
-        Connection.from_environment(kafka_bootstrap),
-        population,
-        slice_of="mun-27100",
-        hub_key=by_hand.hub_key,
-    )
+    by_hand, municipality = osaka_under_a_new_id(kafka_bootstrap, population)
     held = slice_for(population, "mun-27100")
     async with by_hand as hub:
         await municipality.start()
@@ -84,16 +93,7 @@ async def test_an_unanswered_enrolment_is_sent_again_under_the_same_request_id(
     """A hub replica failing over can leave an enrolment unanswered: the agency asks again,
     under the same request id (the hub answers a repeat from its record), and keeps going."""
     population = generate(seed=5, persons=40)
-    agency_id = new_agency_id("med")
-    by_hand = HubByHand(kafka_bootstrap, agency_id)
-    municipality = ReferenceAgency(
-        agency_id,
-        Connection.from_environment(kafka_bootstrap),
-        population,
-        slice_of="mun-27100",
-        hub_key=by_hand.hub_key,
-        reply_timeout=2.0,
-    )
+    by_hand, municipality = osaka_under_a_new_id(kafka_bootstrap, population, reply_timeout=2.0)
     people = municipality.serves[:3]
     async with by_hand as hub:
         await municipality.start()
