@@ -129,7 +129,11 @@ class Router:
         """Rebuild the partition's state from its changelog (committed records, to the end)."""
         ps = self.new_state(partition.partition)
         restored = unreadable = 0
-        async for batch in read_to_end(self.bootstrap, STATE, [partition.partition]):
+        # the reader stops in the background: the partition need not wait for it to close
+        changelog = read_to_end(
+            self.bootstrap, STATE, [partition.partition], stop_in_background=True
+        )
+        async for batch in changelog:
             for record in batch:
                 if record.key is None:
                     continue
