@@ -56,7 +56,7 @@ from hub.core import (
 from hub.core.decision import kind_of
 from hub.core.entitlement import RefusalReason, Refused, suspension_refusal
 from hub.core.notice_receipts import NoticeReceipt
-from hub.core.state import METERED_DENIALS
+from hub.core.state import metered_as
 from hub.core.trust import Condition
 from hub.deadletters import DeadLetterReason, dead_letter, internal_dead_letter, parse_source
 from hub.envelope import Envelope, Kind
@@ -295,10 +295,9 @@ class Router:
             request, env.person_id, proxy_id, state, control.table, control.rollout, now
         )
         record_decision(state, requester, request.request_id, decision, now)
-        if isinstance(decision, Route):
-            metrics.METERED_REQUESTS.labels(requester, "routed").inc()
-        elif decision.reason in METERED_DENIALS or decision.reason is DenialReason.RATE_LIMITED:
-            metrics.METERED_REQUESTS.labels(requester, decision.reason.value).inc()
+        metered = metered_as(decision)
+        if metered is not None:
+            metrics.METERED_REQUESTS.labels(requester, metered).inc()
         correlation = request.metadata.message_id
         if isinstance(decision, Route):
             metrics.OUTCOMES.labels("routed", "").inc()

@@ -607,6 +607,16 @@ def record_decision(
         spend_budget(state, requester, now.timestamp())
 
 
+def metered_as(decision: Decision) -> str | None:
+    """How a decision shows in the requester's metered requests: `routed`, the reason of a
+    denial that costs budget, or RATE_LIMITED (refused by the budget); None for the others."""
+    if isinstance(decision, Route):
+        return "routed"
+    if decision.reason in METERED_DENIALS or decision.reason is DenialReason.RATE_LIMITED:
+        return decision.reason.value
+    return None
+
+
 def record_reply(state: HubState, requester: str, request_id: int, reply: bytes, at: int) -> None:
     """The outcome its requester received, kept with the request id (decided at `at`, unless
     decided earlier), so a repeated request gets the same reply again; it waits no longer."""

@@ -224,3 +224,14 @@ def test_budgets_are_set_for_everyone_or_one_agency_and_a_malformed_one_is_named
         with pytest.raises(ValueError, match="CAPACITY/PER_SECOND") as refused:
             policy.with_budgets([bad])
         assert repr(bad) in str(refused.value)
+
+
+def test_the_metered_requests_metric_counts_routes_budgeted_denials_and_rate_limits_only() -> None:
+    from hub.core.outcomes import Deny
+    from hub.core.state import metered_as
+    from schemas.vocabulary import DenialReason as R
+
+    assert metered_as(Deny(R.UNKNOWN_CODE, "m")) == "UNKNOWN_CODE"
+    assert metered_as(Deny(R.MALFORMED, "m")) == "MALFORMED"
+    assert metered_as(Deny(R.RATE_LIMITED, "m")) == "RATE_LIMITED"
+    assert metered_as(Deny(R.NO_LEGAL_BASIS, "m")) is None
