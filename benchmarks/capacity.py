@@ -9,11 +9,11 @@ capacity at the hub's transaction settings (as in benchmarks.hub), then the hub 
 or one per stage with --split — under full exchanges (request -> query -> answer -> response,
 the provider answering) offered in steps: each step offers a rate for --step-seconds, waits for
 every outcome, and passes if the exchange p99 stays within --p99-bound-ms and the achieved rate
-is at least 95 % of the rate actually offered. Achieved is the completion rate: outcomes over
-the time from the first outcome to the last (a hub that keeps up completes as fast as it is
-fed; one that falls behind stretches that span). The rate rises by --factor until a step fails
-or --max-rate; the sustained rate is the highest passing step's achieved rate. Writes
-results/capacity.json and prints the steps.
+is at least 95 % of the rate actually offered. Achieved is the completion rate over the central
+90 % of the outcomes (`renkei.measures.completion_rate`: a hub that keeps up completes as fast
+as it is fed; one that falls behind completes more slowly all through). The rate rises by
+--factor until a step fails or --max-rate; the sustained rate is the highest passing step's
+achieved rate. Writes results/capacity.json and prints the steps.
 """
 
 from __future__ import annotations
@@ -47,6 +47,7 @@ from benchmarks.hub import (
     settings_from,
 )
 from deploy.local.broker import KAFKA_VERSION
+from renkei.measures import completion_rate
 
 ACHIEVED_FRACTION = 0.95
 
@@ -66,13 +67,6 @@ class Steps:
             rates.append(round(rate, 1))
             rate *= self.factor
         return rates
-
-
-def completion_rate(times: list[float]) -> float | None:
-    """Outcomes per second from the first outcome to the last."""
-    if len(times) < 2 or max(times) == min(times):
-        return None
-    return (len(times) - 1) / (max(times) - min(times))
 
 
 async def find_capacity(bootstrap: str, s: Settings, steps: Steps, workdir: Path) -> dict[str, Any]:

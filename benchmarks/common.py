@@ -33,6 +33,7 @@ from hub.core import Keyring
 from hub.core.keys import generate_key_set, parse_key_set
 from hub.readers import committed_reader, partitions_of
 from producers.connection import Connection
+from renkei.measures import percentile
 from schemas.codec import message_type
 
 RESULTS = Path(__file__).resolve().parent.parent / "results"
@@ -128,19 +129,14 @@ def ratio(numerator: float | None, denominator: float | None) -> float | None:
     return round(numerator / denominator, 3)
 
 
-def percentile(values: Sequence[float], p: float) -> float:
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(p / 100 * len(ordered)))]
-
-
 def latency_ms(seconds: Sequence[float]) -> dict[str, Any]:
-    return {
-        "p50": round(percentile(seconds, 50) * 1000, 1),
-        "p99": round(percentile(seconds, 99) * 1000, 1),
-        "samples": len(seconds),
-    }
+    """p50 and p99 in milliseconds (nearest rank; NaN with no samples)."""
+
+    def ms(q: float) -> float:
+        value = percentile(seconds, q)
+        return float("nan") if value is None else round(value * 1000, 1)
+
+    return {"p50": ms(50), "p99": ms(99), "samples": len(seconds)}
 
 
 def rate_from_timestamps(stamps: Sequence[int]) -> float:

@@ -94,6 +94,7 @@ class WriterSchema:
     parsed: Any  # fastavro's parsed form, with logical types (the dict API)
     plain: Any  # parsed without the uuid/timestamp logical types (the model path)
     named_unions: bool  # carries AttributeValue, whose union needs fastavro's tuple notation
+    validate: Callable[[Any], Message]  # model arguments -> the validated current model
     fast: FastCodec | None = None  # generated coders of a current schema (`schemas.fastpath`)
 
 
@@ -107,6 +108,8 @@ def _writer_schema(
         parse_schema(schema, named_schemas={}),
         parse_schema(plain_schema(schema), named_schemas={}),
         ATTRIBUTE_VALUE in named_types(schema),
+        # what model.model_validate(arguments) runs, without its Python-level wrapper
+        MESSAGE_MODELS[message_type].__pydantic_validator__.validate_python,
         fast,
     )
 
@@ -317,18 +320,8 @@ def _to_model(message_type: str, datum: dict[str, Any]) -> Message:
             f"value out of range for its type ({type(exc).__name__})",
             message_type,
         ) from None
-    return _validate(message_type, arguments)
-
-
-_VALIDATE: dict[str, Callable[[Any], Any]] = {
-    name: model.__pydantic_validator__.validate_python for name, model in MESSAGE_MODELS.items()
-}
-"""What model.model_validate(arguments) runs, without its Python-level wrapper."""
-
-
-def _validate(message_type: str, arguments: dict[str, Any]) -> Message:
     try:
-        return cast(Message, _VALIDATE[message_type](arguments))
+        return REGISTRY.current[message_type].validate(arguments)
     except ValidationError as exc:
         raise _invalid(message_type, exc) from exc
 
@@ -349,11 +342,10 @@ def _decode_model(data: bytes, writer: WriterSchema) -> Message:
         except Exception:  # noqa: S110 - unusual input: fastavro's path below decides
             pass
         else:
-            name = writer.message_type
             try:
-                return cast(Message, _VALIDATE[name](arguments))
+                return writer.validate(arguments)
             except ValidationError as exc:
-                raise _invalid(name, exc) from exc
+                raise _invalid(writer.message_type, exc) from exc
     return _to_model(writer.message_type, _read(data, writer, plain=True))
 
 

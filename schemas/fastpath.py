@@ -85,6 +85,11 @@ _UNZIG_LENGTH = tuple(i >> 1 if i & 1 == 0 else 1 << 62 for i in range(128))
 """A one-byte length; a negative one becomes a length no input has (so it is refused)."""
 
 
+_UUID_TEXT = 36
+"""Bytes of a UUID's canonical text form (8-4-4-4-12 hex digits)."""
+_UUID_LENGTH = bytes((_UUID_TEXT << 1,))
+"""Its length as a zig-zag varint."""
+
 _LAST = tuple(
     bytes((n,)) if n < 0x80 else bytes(((n & 0x7F) | 0x80, n >> 7)) for n in range(1 << 14)
 )
@@ -344,12 +349,12 @@ class _Generator:
                     raise Unsupported("uuid inside AttributeValue")
                 src.namespace["_UUID"] = UUID
                 src.emit(indent, f"if type({value}) is not _UUID: _refuse()")
-                # str(uuid) spelt out on bytes: the canonical 8-4-4-4-12 lower-case hex form
+                # str(uuid) spelt out on bytes: the canonical 8-4-4-4-12 lower-case hex form,
+                # always 36 bytes, so its length is a constant
                 src.emit(indent, f'h = b"%032x" % {value}.int')
-                src.emit(
-                    indent,
-                    f'{encoded} = b"-".join((h[:8], h[8:12], h[12:16], h[16:20], h[20:]))',
-                )
+                src.emit(indent, f"b += {_UUID_LENGTH!r}")
+                src.emit(indent, 'b += b"-".join((h[:8], h[8:12], h[12:16], h[16:20], h[20:]))')
+                return
             else:
                 src.emit(indent, f"if not isinstance({value}, str): _refuse()")
                 src.emit(indent, f"{encoded} = {value}.encode()")
@@ -516,6 +521,12 @@ class _Generator:
             width = 4 if kind == "float" else 8
             src.emit(indent, f"{target} = _unpack_{kind}(data, p)[0]")
             src.emit(indent, f"p += {width}")
+        elif kind == "string" and logical == "uuid":
+            # what the encoder writes (36 bytes); any other length is left to fastavro's path
+            src.emit(indent, f"if data[p] != {_UUID_LENGTH[0]}: raise Refused")
+            src.emit(indent, f"e = p + {_UUID_TEXT + 1}")
+            src.emit(indent, "if e > end: raise Refused")
+            src.emit(indent, f"{target} = data[p + 1:e].decode(); p = e")
         elif kind in ("string", "bytes"):
             n = src.name("n")
             self.read_varint(n, indent, length=True)

@@ -8,7 +8,6 @@ no link code and no attribute value.
 from __future__ import annotations
 
 import json
-import math
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
@@ -18,17 +17,10 @@ from rich.table import Table
 
 from renkei.demo.readback import Observed
 from renkei.demo.scenario import CONFIRMED, PROVIDED, Expectation
+from renkei.measures import completion_rate, percentile
 
 Report = dict[str, Any]
 NO_ROW = "no row"  # a denial decided before a legal-basis row was found (e.g. UNKNOWN_CODE)
-
-
-def percentile(values: Sequence[float], q: float) -> float | None:
-    """Nearest-rank percentile; None for no values."""
-    if not values:
-        return None
-    ordered = sorted(values)
-    return ordered[max(0, math.ceil(q / 100 * len(ordered)) - 1)]
 
 
 def _observed(observed: Observed, request_id: Any) -> str:
@@ -96,25 +88,25 @@ def _background_load(
     observed: Observed, expectations: Sequence[Expectation], phase: int, offered: float
 ) -> dict[str, Any] | None:
     """The phase's background load as Kafka saw it: the rate its requests were written at, and
-    the rate their outcomes came out at (from the first outcome to the last): a hub that keeps
-    up answers at the offered rate; one that falls behind spreads the outcomes out."""
+    the rate their outcomes came out at (`completion_rate`: over the central 90 % of them; a
+    hub that keeps up answers at the offered rate, one that falls behind answers more slowly
+    all through)."""
     ids = [e.request_id for e in expectations if e.background and e.phase == phase]
-    sent = sorted(observed.requests[r].at_ms for r in ids if r in observed.requests)
-    answered = sorted(o[0].at_ms for r in ids if (o := observed.outcomes.get(r)))
-    if offered <= 0 or len(sent) < 2 or len(answered) < 2:
+    sent = [observed.requests[r].at_ms / 1000 for r in ids if r in observed.requests]
+    answered = [o[0].at_ms / 1000 for r in ids if (o := observed.outcomes.get(r))]
+    sent_rate, achieved = completion_rate(sent), completion_rate(answered)
+    if offered <= 0 or sent_rate is None or achieved is None:
         return None
-
-    def rate(times: list[int]) -> float:
-        return (len(times) - 1) / (max(1, times[-1] - times[0]) / 1000)
-
-    achieved = rate(answered)
+    first_to_last = completion_rate(answered, edge=0)
     return {
         "offered_per_s": offered,
         "requests": len(ids),
         "answered": len(answered),
-        "sent_per_s": round(rate(sent), 1),
+        "sent_per_s": round(sent_rate, 1),
         "achieved_per_s": round(achieved, 1),
         "achieved_of_offered": round(achieved / offered, 3),
+        # the whole span, first outcome to last: lower by the spread of the edges' latencies
+        "first_to_last_per_s": None if first_to_last is None else round(first_to_last, 1),
     }
 
 
