@@ -23,9 +23,9 @@ from dataclasses import dataclass, field
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from schemas.codec import DecodeError, decode_as, encode
+from schemas.codec import DecodeError, decode_as
 from schemas.models import ProvisionRecord
-from schemas.provision_records import GENESIS, sign_record, verify_record
+from schemas.provision_records import GENESIS, sealed_encoding, verify_record
 
 UNKNOWN_SUBJECT = b"\x00"  # subject_code when the request named no person the hub knows
 
@@ -57,15 +57,18 @@ def seal(
     record: ProvisionRecord, partition: int, head: ChainHead, signer: RecordSigner
 ) -> tuple[bytes, ChainHead]:
     """Chain `record` after `head` and sign it: (the encoded sealed record, the new head)."""
-    linked = record.model_copy(
+    unsealed = record.model_copy(
         update={
             "chain_partition": partition,
             "chain_sequence": head.sequence + 1,
             "previous_hash": head.hash,
+            "signing_key_id": signer.key_id,
+            "record_hash": b"",
+            "signature": b"",
         }
     )
-    sealed = sign_record(linked, signer.key_id, signer.key)
-    return encode(sealed), ChainHead(head.sequence + 1, sealed.record_hash)
+    value, digest = sealed_encoding(unsealed, signer.key)
+    return value, ChainHead(head.sequence + 1, digest)
 
 
 class BreakKind:

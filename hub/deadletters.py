@@ -10,7 +10,6 @@ dead-lettered, exactly once.
 from __future__ import annotations
 
 import hashlib
-import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -23,6 +22,7 @@ from hub.topics import DEAD_LETTERS
 from renkei.logs import get_logger
 from schemas import models
 from schemas.codec import DecodeError, decode, encode
+from schemas.ids import new_id
 
 log = get_logger("hub.deadletters")
 
@@ -97,7 +97,7 @@ def dead_letter(
         if len(key) > MAX_KEY_COPY_BYTES:
             headers.append((HEADER_KEY_DIGEST, hashlib.sha256(key).hexdigest().encode()))
     letter = models.DeadLetter(
-        metadata=models.Metadata(message_id=uuid.uuid4(), occurred_at=now, sender="hub"),
+        metadata=models.Metadata(message_id=new_id(), occurred_at=now, sender="hub"),
         reason=reason.value,
         detail=detail[:500],
         source_topic=topic,

@@ -67,6 +67,7 @@ from hub.store import StoreError
 from hub.topics import PERSONS, PROVISION_RECORDS, STATE
 from renkei.logs import get_logger
 from schemas.codec import DecodeError, decode, encode
+from schemas.ids import new_id
 from schemas.models import (
     AttributeAnswer,
     AttributeQuery,
@@ -96,9 +97,7 @@ IDLE_GRACE_S = 2
 
 
 def _meta(now: datetime, correlation: uuid.UUID | None) -> Metadata:
-    return Metadata(
-        message_id=uuid.uuid4(), correlation_id=correlation, occurred_at=now, sender=HUB
-    )
+    return Metadata(message_id=new_id(), correlation_id=correlation, occurred_at=now, sender=HUB)
 
 
 class Router:
@@ -559,7 +558,7 @@ class Router:
         person, proxy = provision.person_id, provision.proxy_person_id
         record = ProvisionRecord(
             metadata=_meta(now, None),
-            record_id=uuid.uuid4(),
+            record_id=new_id(),
             request_id=provision.request_id,
             requester=provision.requester,
             provider=provision.provider,

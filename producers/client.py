@@ -16,7 +16,7 @@ import os
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import cast
-from uuid import UUID, uuid4
+from uuid import UUID
 
 from producers.connection import Connection
 from producers.errors import NoSealingKey, ReplyTimeout
@@ -24,6 +24,7 @@ from producers.lifecycle import Lifecycle
 from producers.publisher import Delivery, Publisher
 from producers.replies import PendingReplies
 from renkei.logs import get_logger
+from schemas.ids import new_id
 from schemas.individual_number import validate as validate_number
 from schemas.models import (
     EVENT_MODELS,
@@ -135,7 +136,7 @@ class AgencyProducer(Lifecycle):
     ) -> EnrolmentConfirmed | RequestDenied:
         """Present a person's number once; the outcome carries this agency's link code. The
         number is validated here and leaves this process only sealed to the hub's key."""
-        rid = request_id or uuid4()
+        rid = request_id or new_id()
         number = validate_number(individual_number)
         context = enrolment_context(self.agency_id, rid)
         message = Enrolment(
@@ -164,7 +165,7 @@ class AgencyProducer(Lifecycle):
         """情報照会: ask `provider` for attributes under a legal-basis row, after an event.
         The outcome is the response, a denial, or `ProviderTimeout` if the provider did not
         answer in the hub's time (then nothing more comes for this request id)."""
-        rid = request_id or uuid4()
+        rid = request_id or new_id()
         message = AttributeRequest(
             metadata=self.metadata(),
             request_id=rid,
@@ -186,7 +187,7 @@ class AgencyProducer(Lifecycle):
     ) -> UUID:
         """お知らせ: send the person a notice through the portal; returns the notice id, which
         the portal's `NoticeAcknowledged` cites when the person has opened it."""
-        notice_id = uuid4()
+        notice_id = new_id()
         await self.publisher.publish(
             Notice(
                 metadata=self.metadata(),

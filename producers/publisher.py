@@ -25,7 +25,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
-from uuid import UUID, uuid4
+from uuid import UUID
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
@@ -35,6 +35,7 @@ from producers.errors import DeliveryFailed, NotStarted, WrongSender
 from producers.lifecycle import Lifecycle
 from renkei.logs import get_logger
 from schemas.codec import encode
+from schemas.ids import new_id
 from schemas.models import Message, Metadata
 from schemas.topics import outbound
 
@@ -56,7 +57,7 @@ class Delivery:
 def new_metadata(sender: str, *, correlation_id: UUID | None = None) -> Metadata:
     """A fresh envelope: a new message id, now (UTC), the given sender."""
     return Metadata(
-        message_id=uuid4(),
+        message_id=new_id(),
         correlation_id=correlation_id,
         occurred_at=datetime.now(UTC),
         sender=sender,

@@ -9,9 +9,10 @@ from datetime import UTC, datetime
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from hub.audit import BreakKind, ChainHead, ChainReport, RecordSigner, seal, verify_partition
+from schemas import provision_records
 from schemas.codec import decode_as, encode
 from schemas.models import Metadata, Outcome, ProvisionRecord
-from schemas.provision_records import parse_verify_keys, record_hash, verify_record
+from schemas.provision_records import parse_verify_keys, record_hash, sign_record, verify_record
 
 HUB_KEY = Ed25519PrivateKey.generate()
 SIGNER = RecordSigner(1, HUB_KEY)
@@ -139,3 +140,29 @@ def test_the_portal_checks_one_record_with_the_public_key_only() -> None:
     assert verdict.chain_position_verifies
     assert not verdict.signature_verifies
     assert not verdict.verifies
+
+
+def test_the_hub_writes_exactly_the_sealed_record_it_would_build_as_a_model() -> None:
+    # seal() splices the hash and signature into the unsealed encoding instead of encoding
+    # the sealed record again; the bytes must be the model's own, for any key id and record
+    assert provision_records._SEALED_TAIL  # the splice is what runs, not the fallback
+    for key_id in (1, 63, 64, 200, 255):
+        signer = RecordSigner(key_id, HUB_KEY)
+        for base in (
+            record(1),
+            record(2).model_copy(
+                update={"outcome": Outcome.DENIED, "provider_timeout": True, "provider": None}
+            ),
+        ):
+            value, head = seal(base, 7, ChainHead(41, bytes(range(32))), signer)
+            linked = base.model_copy(
+                update={
+                    "chain_partition": 7,
+                    "chain_sequence": 42,
+                    "previous_hash": bytes(range(32)),
+                }
+            )
+            model = sign_record(linked, key_id, HUB_KEY)
+            assert value == encode(model)
+            assert head == ChainHead(42, model.record_hash)
+            assert verify_record(decode_as(value, ProvisionRecord), {key_id: KEYS[1]}).genuine
