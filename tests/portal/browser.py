@@ -51,6 +51,7 @@ class Browser:
         os.environ["SE_OFFLINE"] = "true"  # never let Selenium Manager fetch a browser
         self.base_url = base_url
         self.profile = tempfile.mkdtemp(prefix="renkei-chromium-")
+        self.screenshots = Path(self.profile) / "screenshots"  # where `screenshot` writes
         options = webdriver.ChromeOptions()
         options.binary_location = CHROMIUM
         for flag in FLAGS:
@@ -121,9 +122,10 @@ class Browser:
         url = await self.call(lambda: self.driver.current_url)
         return str(url)[len(self.base_url) :]
 
-    async def screenshot(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        await self.call(self.driver.save_screenshot, str(path))
+    async def screenshot(self, name: str) -> None:
+        """The page as it looks now, as `name` in `screenshots` (set by whoever made this)."""
+        self.screenshots.mkdir(parents=True, exist_ok=True)
+        await self.call(self.driver.save_screenshot, str(self.screenshots / name))
 
     async def sign_out(self) -> None:
         await self.open("/records")

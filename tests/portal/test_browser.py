@@ -1,8 +1,11 @@
 """The portal in a real headless Chromium, against the real broker, the hub and the reference
-agencies: what a person does, end to end. Screenshots of the main pages go to results/portal/."""
+agencies: what a person does, end to end. Screenshots of the main pages are taken on the way,
+into a temporary folder; `RENKEI_SCREENSHOTS=results/portal` keeps them where the README shows
+them (so a test run leaves the checkout as it found it unless asked)."""
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,15 +21,15 @@ from tests.portal.world import World, wait_until
 
 pytestmark = pytest.mark.kafka
 
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "results" / "portal"
-
 
 @pytest.fixture(scope="module")
-def browser(world: World) -> Iterator[Browser]:
+def browser(world: World, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Browser]:
     try:
         made = Browser(world.portal.url)
     except BrowserUnavailable as exc:
         pytest.fail(str(exc), pytrace=False)
+    shots = os.environ.get("RENKEI_SCREENSHOTS")
+    made.screenshots = Path(shots) if shots else tmp_path_factory.mktemp("portal-pages")
     yield made
     made.quit()
 
@@ -37,7 +40,7 @@ async def test_a_person_signs_in_and_sees_a_provision_and_a_denial_about_them(
     person = world.person(30)
     await browser.sign_out()
     await browser.open("/signin")
-    await browser.screenshot(SCREENSHOTS / "signin.png")
+    await browser.screenshot("signin.png")
     await browser.sign_in(world.credential(person))
     provided = await world.tax_check_after_move(person)
     assert isinstance(provided, AttributeResponse)
@@ -57,7 +60,7 @@ async def test_a_person_signs_in_and_sees_a_provision_and_a_denial_about_them(
     assert "taxable_income" in page
     assert "連鎖の位置を確認済み" in page
     assert "ハブの署名を確認済み" in page
-    await browser.screenshot(SCREENSHOTS / "records.png")
+    await browser.screenshot("records.png")
     await browser.follow("header .tools a[lang='en']")
     english = await browser.text()
     assert "My provision records" in english
@@ -78,12 +81,12 @@ async def test_opening_a_notice_sends_the_delivery_confirmation_back_to_the_send
     await world.notice_delivered(notice_id)
     await browser.open("/notices")
     assert "未読" in await browser.text()
-    await browser.screenshot(SCREENSHOTS / "notices.png")
+    await browser.screenshot("notices.png")
     assert not world.acknowledged(notice_id)  # arrival at the portal is not 到達確認
     await browser.follow(f"a[href='/notices/{notice_id}']")
     assert "annual pension statement is ready" in await browser.text()
     await wait_until(lambda: world.acknowledged(notice_id), "jps to receive the confirmation")
-    await browser.screenshot(SCREENSHOTS / "notice.png")
+    await browser.screenshot("notice.png")
     await browser.open("/notices")
     assert "開封済み" in await browser.text()
 
@@ -100,7 +103,7 @@ async def test_consent_given_on_the_portal_lets_the_hospital_get_the_clinical_su
     await browser.type("#recipient", "med-0002")
     await browser.follow("#give-consent")
     assert "同意済み" in await browser.text()
-    await browser.screenshot(SCREENSHOTS / "consents.png")
+    await browser.screenshot("consents.png")
     await world.hub_took_in(outbound("portal"))
     after = await world.clinical_summary_request(person)
     assert isinstance(after, AttributeResponse), after
@@ -109,7 +112,7 @@ async def test_consent_given_on_the_portal_lets_the_hospital_get_the_clinical_su
     token = await browser.find("#consent-token")
     assert (await browser.call(token.get_attribute, "value") or "").startswith("rct1.")
     await browser.call(browser.driver.execute_script, "arguments[0].scrollIntoView()", token)
-    await browser.screenshot(SCREENSHOTS / "consent-token.png")
+    await browser.screenshot("consent-token.png")
 
 
 async def test_a_confirmed_proxy_sees_the_principals_records_in_scope_and_the_principal_sees_it(
@@ -131,7 +134,7 @@ async def test_a_confirmed_proxy_sees_the_principals_records_in_scope_and_the_pr
     await browser.open("/proxies")
     await browser.follow("button[name='decision'][value='confirm']")
     assert "有効" in await browser.text()
-    await browser.screenshot(SCREENSHOTS / "proxies.png")
+    await browser.screenshot("proxies.png")
     await world.portal.projector.caught_up()
     await browser.open("/records")
     await browser.follow("form[action='/act-for'] button")
