@@ -128,6 +128,12 @@ def _long(value: Any) -> bytes:
     return _varint((value << 1) ^ (value >> 63))
 
 
+def long_bytes(value: int) -> bytes:
+    """Avro's binary encoding of an int or long: its zig-zag varint (`Refused` beyond 64 bits).
+    Also the length prefix of bytes and strings."""
+    return _long(value)
+
+
 def _int(value: Any) -> bytes:
     """Zig-zag varint of a 32-bit int."""
     if type(value) is not int or not _INT32_MIN <= value <= _INT32_MAX:
@@ -637,4 +643,4 @@ def compile_codec(schema: Schema, header: bytes, mappers: Mappers) -> FastCodec 
     return FastCodec(cast(Encoder, namespace["encode"]), cast(Decoder, namespace["decode"]), source)
 
 
-__all__ = ["FastCodec", "Refused", "Unsupported", "compile_codec"]
+__all__ = ["FastCodec", "Refused", "Unsupported", "compile_codec", "long_bytes"]

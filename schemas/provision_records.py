@@ -23,6 +23,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from schemas.codec import current_schema, encode
+from schemas.fastpath import long_bytes
 from schemas.models import ProvisionRecord
 
 GENESIS = bytes(32)
@@ -49,25 +50,30 @@ def parse_verify_keys(text: str) -> dict[int, Ed25519PublicKey]:
     return keys
 
 
+def _hashed(unsealed: ProvisionRecord) -> tuple[bytes, bytes]:
+    """(the encoding of a record with `record_hash` and `signature` empty, its record hash):
+    SHA-256 over the previous record's hash and that encoding."""
+    body = encode(unsealed)
+    return body, hashlib.sha256(unsealed.previous_hash + body).digest()
+
+
 def record_hash(record: ProvisionRecord) -> bytes:
     """What `record_hash` must be for this record's content and `previous_hash`."""
-    unsealed = record.model_copy(update={"record_hash": b"", "signature": b""})
-    return hashlib.sha256(record.previous_hash + encode(unsealed)).digest()
+    return _hashed(record.model_copy(update={"record_hash": b"", "signature": b""}))[1]
 
 
 def _signed(partition: int, sequence: int, digest: bytes) -> bytes:
     return _SIGNED_DOMAIN + partition.to_bytes(4, "big") + sequence.to_bytes(8, "big") + digest
 
 
-def _varint(n: int) -> bytes:
-    """Avro's zig-zag varint of a non-negative int."""
-    n <<= 1
-    out = bytearray()
-    while n > 0x7F:
-        out.append(n & 0x7F | 0x80)
-        n >>= 7
-    out.append(n)
-    return bytes(out)
+def _hashed_and_signed(
+    unsealed: ProvisionRecord, key: Ed25519PrivateKey
+) -> tuple[bytes, bytes, bytes]:
+    """(the unsealed encoding, its record hash, the hub's signature of partition, sequence and
+    hash): sealing, for both the model (`sign_record`) and the bytes (`sealed_encoding`)."""
+    body, digest = _hashed(unsealed)
+    signature = key.sign(_signed(unsealed.chain_partition, unsealed.chain_sequence, digest))
+    return body, digest, signature
 
 
 # The sealed record's last fields, in the current schema's order: what `sealed_encoding`
@@ -88,15 +94,12 @@ def sealed_encoding(unsealed: ProvisionRecord, key: Ed25519PrivateKey) -> tuple[
     The same bytes as `encode(sign_record(...))`, from one encoding instead of two and no more
     models: the hash is taken over the unsealed encoding anyway, and the sealed one differs
     from it only in its last three fields (`record_hash`, `signing_key_id`, `signature`)."""
-    body = encode(unsealed)
-    digest = hashlib.sha256(unsealed.previous_hash + body).digest()
-    signed = _signed(unsealed.chain_partition, unsealed.chain_sequence, digest)
-    signature = key.sign(signed)
-    key_id = _varint(unsealed.signing_key_id)
+    body, digest, signature = _hashed_and_signed(unsealed, key)
+    key_id = long_bytes(unsealed.signing_key_id)
     empty_tail = b"\x00" + key_id + b"\x00"
     if _SEALED_TAIL and body.endswith(empty_tail):
-        hash_field = _varint(len(digest)) + digest
-        signature_field = _varint(len(signature)) + signature
+        hash_field = long_bytes(len(digest)) + digest
+        signature_field = long_bytes(len(signature)) + signature
         return body[: -len(empty_tail)] + hash_field + key_id + signature_field, digest
     sealed = unsealed.model_copy(update={"record_hash": digest, "signature": signature})
     return encode(sealed), digest
@@ -108,8 +111,7 @@ def sign_record(record: ProvisionRecord, key_id: int, key: Ed25519PrivateKey) ->
     unsealed = record.model_copy(
         update={"signing_key_id": key_id, "record_hash": b"", "signature": b""}
     )
-    digest = hashlib.sha256(record.previous_hash + encode(unsealed)).digest()  # record_hash()
-    signature = key.sign(_signed(record.chain_partition, record.chain_sequence, digest))
+    _, digest, signature = _hashed_and_signed(unsealed, key)
     return unsealed.model_copy(update={"record_hash": digest, "signature": signature})
 
 
