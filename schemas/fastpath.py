@@ -348,22 +348,20 @@ class _Generator:
             src.emit(indent, "b += _varint((z << 1) ^ (z >> 63))")
         elif kind == "long":
             src.emit(indent, f"b += _long({value})")
+        elif kind == "string" and logical == "uuid":
+            if level != "model":
+                raise Unsupported("uuid inside AttributeValue")
+            src.namespace["_UUID"] = UUID
+            src.emit(indent, f"if type({value}) is not _UUID: _refuse()")
+            # str(uuid) spelt out on bytes: the canonical 8-4-4-4-12 lower-case hex form,
+            # always 36 bytes, so its length is a constant
+            src.emit(indent, f'h = b"%032x" % {value}.int')
+            src.emit(indent, f"b += {_UUID_LENGTH!r}")
+            src.emit(indent, 'b += b"-".join((h[:8], h[8:12], h[12:16], h[16:20], h[20:]))')
         elif kind == "string":
             encoded = src.name("s")
-            if logical == "uuid":
-                if level != "model":
-                    raise Unsupported("uuid inside AttributeValue")
-                src.namespace["_UUID"] = UUID
-                src.emit(indent, f"if type({value}) is not _UUID: _refuse()")
-                # str(uuid) spelt out on bytes: the canonical 8-4-4-4-12 lower-case hex form,
-                # always 36 bytes, so its length is a constant
-                src.emit(indent, f'h = b"%032x" % {value}.int')
-                src.emit(indent, f"b += {_UUID_LENGTH!r}")
-                src.emit(indent, 'b += b"-".join((h[:8], h[8:12], h[12:16], h[16:20], h[20:]))')
-                return
-            else:
-                src.emit(indent, f"if not isinstance({value}, str): _refuse()")
-                src.emit(indent, f"{encoded} = {value}.encode()")
+            src.emit(indent, f"if not isinstance({value}, str): _refuse()")
+            src.emit(indent, f"{encoded} = {value}.encode()")
             self.encode_length(encoded, indent)
             src.emit(indent, f"b += {encoded}")
         elif kind in ("float", "double"):
