@@ -25,6 +25,7 @@ from schemas.models import AttributeRequest
 from schemas.vocabulary import AgencyKind, DenialReason, InvalidAgencyId, agency_kind
 
 R = DenialReason
+_new_route = tuple.__new__
 
 
 def kind_of(state: HubState, agency: str) -> AgencyKind | None:
@@ -69,8 +70,12 @@ def decide(
     """
     requester = request.metadata.sender
     provider = request.provider
-    requester_kind = kind_of(state, requester)
-    provider_kind = kind_of(state, provider)
+    agencies = state.agencies
+    # kind_of(), inlined for the registered agencies every routed request names
+    entry = agencies.get(requester)
+    requester_kind = entry.kind if entry is not None else kind_of(state, requester)
+    provider_entry = agencies.get(provider)
+    provider_kind = provider_entry.kind if provider_entry is not None else kind_of(state, provider)
     t = now.timestamp()
     if requester_kind is None or provider_kind is None:
         return _metered(
@@ -115,7 +120,9 @@ def decide(
             proxy_id,
             table_version=table.version,
         )
-    attributes = tuple(dict.fromkeys(request.attributes))
+    attributes = tuple(request.attributes)
+    if len(attributes) > 1 and len(frozenset(attributes)) < len(attributes):
+        attributes = tuple(dict.fromkeys(attributes))  # each named once, first order kept
     if not row.attributes.issuperset(attributes):
         outside = ", ".join(sorted(set(attributes) - row.attributes))
         return Deny(
@@ -137,7 +144,7 @@ def decide(
             R.OUTSIDE_ROLLOUT,
             f"{requester} or {provider} is not in the current rollout phase",
         ).at(row, table.version, person_id, proxy_id)
-    if provider not in state.agencies:  # not onboarded: it has no topic to be asked on
+    if provider_entry is None:  # the provider is not onboarded: it has no topic to be asked on
         return Deny(R.OUTSIDE_ROLLOUT, f"{provider} is not an onboarded agency").at(
             row, table.version, person_id, proxy_id
         )
@@ -145,7 +152,12 @@ def decide(
     # 6. The trigger event: about this person, known to the requester, of an accepted type,
     #    naming this provider if it names one, within the window.
     person = state.persons.get(person_id, EMPTY_PERSON)
-    event = person.event(request.trigger_event_id.int.to_bytes(16))
+    event_id = request.trigger_event_id.int.to_bytes(16)
+    for event in person.events:  # PersonRecord.event(), inlined
+        if event.event_id == event_id:
+            break
+    else:
+        event = None
     if event is None or requester not in event.entitled:
         return Deny(
             R.NO_TRIGGER_EVENT,
@@ -203,17 +215,20 @@ def decide(
             f"{requester} has used its request budget; retry later",
         ).at(row, table.version, person_id, proxy_id)
 
-    return Route(  # positional, in field order: this is the hot path
-        request.request_id,
-        requester,
-        provider,
-        person_id,
-        proxy_id,
-        row.purpose,
-        row.id,
-        row.sector,
-        table.version,
-        attributes,
-        request.trigger_event_id,
-        int(t),
+    return _new_route(  # a tuple in field order, without the named tuple's __new__: hot path
+        Route,
+        (
+            request.request_id,
+            requester,
+            provider,
+            person_id,
+            proxy_id,
+            row.purpose,
+            row.id,
+            row.sector,
+            table.version,
+            attributes,
+            request.trigger_event_id,
+            int(t),
+        ),
     )

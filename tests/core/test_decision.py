@@ -119,6 +119,15 @@ def test_relocation_lets_new_municipality_read_income_from_former_one() -> None:
     assert sealed.reply_token
 
 
+def test_an_attribute_named_twice_is_asked_for_once_in_the_order_first_named() -> None:
+    moved = moved_from_osaka_to_chiyoda()
+    route = moved.ask_osaka_for_income(
+        attributes=["dependants_count", "taxable_income", "dependants_count"]
+    )
+    assert isinstance(route, Route)
+    assert route.attributes == ("dependants_count", "taxable_income")
+
+
 def test_a_pilot_municipality_gets_pension_exemption_income_in_phase_one() -> None:
     w = World(rollout=rollout_at(1))
     w.register(*AGENCIES)
