@@ -52,6 +52,7 @@ from hub.core import (
     record_decision,
     record_reply,
     timed_out,
+    withheld,
 )
 from hub.core.decision import kind_of
 from hub.core.entitlement import RefusalReason, Refused, suspension_refusal
@@ -84,7 +85,6 @@ from schemas.models import (
     RequestDenied,
 )
 from schemas.topics import SEQUENCE_HEADER, inbound
-from schemas.vocabulary import DenialReason
 
 log = get_logger("hub.router")
 HUB = "hub"
@@ -350,20 +350,19 @@ class Router:
         record_answer(ps.hub, checked, self.keys)
         ticket = checked.ticket
         seen = (ticket.requester, ticket.request_id.int)
-        suspended = [a for a in (ticket.provider, ticket.requester) if a in ps.hub.suspended]
-        if suspended:
+        refused = withheld(checked, ps.hub)
+        if refused is not None:
             # Suspended since the query went out: the values go nowhere, the requester is
-            # told AGENCY_SUSPENDED, and the record says so (DOMAIN.md §11).
-            reason = DenialReason.AGENCY_SUSPENDED
-            metrics.OUTCOMES.labels("denied", reason.value).inc()
+            # told, and the record says so.
+            metrics.OUTCOMES.labels("denied", refused.reason.value).inc()
             denial = RequestDenied(
                 metadata=_meta(now, answer.metadata.message_id),
                 request_id=ticket.request_id,
-                reason=reason,
-                message=f"{suspended[0]} is suspended by the oversight body",
+                reason=refused.reason,
+                message=refused.message,
             )
             yield self._reply(ps, seen, ticket.requester, encode(denial), now)
-            yield self._record(ps, now, Provision.withheld(checked, reason))
+            yield self._record(ps, now, Provision.withheld(checked, refused.reason))
             return
         metrics.OUTCOMES.labels("provided", "").inc()
         response = AttributeResponse(

@@ -4,7 +4,7 @@ time). No Kafka, no clock, no randomness of its own, no global mutable state, no
 The Kafka shell calls what is re-exported here; everything else is internal.
 """
 
-from hub.core.answers import CheckedAnswer, check_answer, record_answer
+from hub.core.answers import CheckedAnswer, check_answer, record_answer, withheld
 from hub.core.decision import decide, kind_of
 from hub.core.events import EventPlan, plan_event
 from hub.core.fanout import Delivery
@@ -89,4 +89,5 @@ __all__ = [
     "register_agency",
     "set_suspension",
     "timed_out",
+    "withheld",
 ]

@@ -9,7 +9,9 @@ from datetime import datetime
 from enum import Enum
 from typing import Any
 
+from hub.core.decision import suspension
 from hub.core.keyring import Keyring
+from hub.core.outcomes import Deny
 from hub.core.state import HubState, mark_token_used
 from hub.core.tokens import ReplyTicket, TokenRefused
 from schemas.catalogue import Catalogue, default_catalogue
@@ -91,6 +93,14 @@ def check_answer(
     provided = {v.name for v in values}
     not_held = tuple(n for n in opened.attributes if n not in provided)
     return CheckedAnswer(opened, tuple(values), not_held, tuple(over), tuple(ill))
+
+
+def withheld(checked: CheckedAnswer, state: HubState) -> Deny | None:
+    """AGENCY_SUSPENDED if the provider or the requester was suspended since the query went out
+    (the provider named first): the values go nowhere and the requester is told so, as a
+    request decided now would be. None: the answer is delivered."""
+    ticket = checked.ticket
+    return suspension(state, ticket.provider, ticket.requester)
 
 
 def record_answer(state: HubState, checked: CheckedAnswer, keys: Keyring) -> None:

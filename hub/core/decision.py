@@ -39,6 +39,16 @@ def kind_of(state: HubState, agency: str) -> AgencyKind | None:
         return None
 
 
+def suspension(state: HubState, *agencies: str) -> Deny | None:
+    """AGENCY_SUSPENDED naming the first of `agencies` the oversight body has suspended, if
+    any (DOMAIN.md §11): a request is not routed, nor an answer delivered, while an agency of
+    the exchange is suspended."""
+    for agency in agencies:
+        if agency in state.suspended:
+            return Deny(R.AGENCY_SUSPENDED, f"{agency} is suspended by the oversight body")
+    return None
+
+
 def _metered(state: HubState, requester: str, now: float, denial: Deny) -> Deny:
     """A malformed or forged request costs budget (`state.METERED_DENIALS`); beyond the
     budget it is throttled like any other, so a flood of forged codes is slowed and visible."""
@@ -203,12 +213,11 @@ def decide(
             ).at(row, table.version, person_id, proxy_id)
 
     # 9. Neither agency suspended; the requester within its rate budget.
-    if requester in state.suspended or provider in state.suspended:
-        return Deny(
-            R.AGENCY_SUSPENDED,
-            f"{requester if requester in state.suspended else provider} is suspended "
-            "by the oversight body",
-        ).at(row, table.version, person_id, proxy_id)
+    suspended = state.suspended
+    if requester in suspended or provider in suspended:
+        denial = suspension(state, requester, provider)
+        assert denial is not None
+        return denial.at(row, table.version, person_id, proxy_id)
     if budget_available(state, requester, t) < 1.0:
         return Deny(
             R.RATE_LIMITED,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import timedelta
 
-from hub.core.answers import check_answer, record_answer
+from hub.core.answers import check_answer, record_answer, withheld
 from hub.core.outcomes import Route
 from hub.core.tokens import TokenRefused
 from schemas.models import (
@@ -16,6 +16,7 @@ from schemas.models import (
     LongTermCareLevel,
     Relationship,
 )
+from schemas.vocabulary import DenialReason
 
 from .test_decision import moved_from_osaka_to_chiyoda
 from .world import World, metadata
@@ -148,3 +149,22 @@ def test_a_token_presented_by_another_agency_forged_or_late_is_refused() -> None
     late = w.now + timedelta(seconds=w.keys.token_ttl_seconds + 1)
     assert check_answer(_answer(w, route, values), w.state, w.keys, late) == TokenRefused("expired")
     assert uuid.UUID(int=route.request_id.int) not in w.state.used_tokens
+
+
+def test_an_answer_is_withheld_while_its_provider_or_requester_is_suspended() -> None:
+    w, route = _routed(["taxable_income"])
+    answer = _answer(w, route, [AttributeValue(name="taxable_income", value=3_200_000)])
+    checked = check_answer(answer, w.state, w.keys, w.now)
+    assert not isinstance(checked, TokenRefused)
+    assert withheld(checked, w.state) is None  # nobody suspended: delivered
+
+    w.state.suspended["mun-13101"] = "browsing"  # the requester, since the query went out
+    refused = withheld(checked, w.state)
+    assert refused is not None
+    assert refused.reason is DenialReason.AGENCY_SUSPENDED
+    assert refused.message == "mun-13101 is suspended by the oversight body"
+
+    w.state.suspended["mun-27100"] = "over-provision"  # the provider too: it is named first
+    refused = withheld(checked, w.state)
+    assert refused is not None
+    assert refused.message == "mun-27100 is suspended by the oversight body"
