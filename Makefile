@@ -46,6 +46,8 @@ bench: $(STAMP)
 	$(BIN)/python -m benchmarks.memory --persons 1000000
 	$(BIN)/python -m benchmarks.hub --runs $(RUNS)
 	$(BIN)/python -m benchmarks.capacity --runs $(RUNS)
+	$(BIN)/python -m benchmarks.hub --broker secured --runs $(RUNS) --rate-of-capacity 0.66 \
+	  --out results/hub-within-capacity.json
 	$(BIN)/python -m benchmarks.scaleout --runs $(RUNS)
 	$(BIN)/python -m benchmarks.summary
 

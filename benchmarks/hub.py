@@ -1,7 +1,8 @@
 """Hub benchmark: the hub beside raw transactional passthroughs, same broker, same run.
 
     python -m benchmarks.hub [--broker both|secured|plain] [--runs N] [--requests N]
-                             [--seconds T] [--rate R] [--batch-max N] [--best-batches 5000]
+                             [--seconds T] [--rate R | --rate-of-capacity F] [--batch-max N]
+                             [--best-batches 5000]
                              [--bootstrap HOST:PORT] [--out FILE]
 
 Per broker (without --bootstrap: a fresh local secured broker — SASL/SCRAM over TLS, ACLs —
@@ -13,9 +14,11 @@ and a fresh plain one, each run), in this order:
    (--batch-max, --linger-ms) and at larger transactions (--best-batches), and the same on
    confluent-kafka (librdkafka, KIP-447 offsets; --librdkafka-batches); the best is kept.
 2. Latency baselines at a load of a quarter of the passthrough's capacity at the hub's
-   settings (or --rate): the one-hop passthrough, and a chain of as many transactional hops as
-   the full exchange takes — request -> ingress -> router -> query, a plain relay as the
-   provider's answer, answer -> ingress -> router -> response: four hops and a relay.
+   settings (or --rate, or --rate-of-capacity: a fraction of the hub's own sustained rate from
+   results/capacity.json, a load the hub keeps up with): the one-hop passthrough, and a chain
+   of as many transactional hops as the full exchange takes — request -> ingress -> router ->
+   query, a plain relay as the provider's answer, answer -> ingress -> router -> response:
+   four hops and a relay.
 3. The hub, as one process running both stages, then as one process per stage: the same N
    requests loaded while it is down (rate from its queries' produce timestamps), then the same
    offered load for latency: request -> query and the full exchange.
@@ -30,6 +33,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import sys
 import tempfile
 import time
@@ -629,6 +633,25 @@ def print_summary(result: dict[str, Any]) -> None:
     print("\ntargets: " + "; ".join(f"{k} {v}" for k, v in TARGETS.items()))
 
 
+def rate_of_capacity(fraction: float, capacity_results: Path) -> float:
+    """`fraction` of the median sustained full exchanges/s that benchmarks.capacity wrote."""
+    if not 0 < fraction <= 1:
+        raise ValueError(f"--rate-of-capacity is a fraction in (0, 1], not {fraction}")
+    try:
+        document = json.loads(capacity_results.read_text("utf-8"))
+        sustained = float(document["summary"]["sustained_per_s"]["median"])
+    except FileNotFoundError:
+        raise ValueError(
+            f"{capacity_results} does not exist: run python -m benchmarks.capacity first"
+        ) from None
+    except (ValueError, KeyError, TypeError) as exc:
+        raise ValueError(
+            f"{capacity_results} has no median sustained rate ({type(exc).__name__}): "
+            "rerun python -m benchmarks.capacity"
+        ) from None
+    return round(sustained * fraction, 1)
+
+
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(
         description=__doc__.splitlines()[0], formatter_class=argparse.RawDescriptionHelpFormatter
@@ -639,7 +662,16 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--runs", type=int, default=1)
     parser.add_argument("--requests", type=int, default=d.requests)
     parser.add_argument("--seconds", type=float, default=d.seconds)
-    parser.add_argument("--rate", type=float, help="offered load (default: capacity ÷ 4)")
+    load = parser.add_mutually_exclusive_group()
+    load.add_argument("--rate", type=float, help="offered load (default: capacity ÷ 4)")
+    load.add_argument(
+        "--rate-of-capacity",
+        type=float,
+        metavar="FRACTION",
+        help="offered load: this fraction of the hub's sustained full exchanges/s, the median "
+        "in results/capacity.json (run benchmarks.capacity first); a load within the hub's "
+        "capacity, where the latency ratio is not queueing",
+    )
     parser.add_argument("--best-batches", default=",".join(map(str, d.best_batches)),
                         help="larger transactions for the aiokafka passthrough")  # fmt: skip
     parser.add_argument("--librdkafka-batches",
@@ -648,11 +680,17 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     add_settings_options(parser, timeout_covers="one broker's measurements")
     parser.add_argument("--out", type=Path, default=RESULTS / "hub.json")
     a = parser.parse_args(argv)
+    rate = a.rate
+    if a.rate_of_capacity is not None:
+        try:
+            rate = rate_of_capacity(a.rate_of_capacity, RESULTS / "capacity.json")
+        except ValueError as exc:
+            parser.error(str(exc))
     s = settings_from(
         a,
         requests=a.requests,
         seconds=a.seconds,
-        rate=a.rate,
+        rate=rate,
         best_batches=tuple(int(b) for b in a.best_batches.split(",") if b),
         librdkafka_batches=tuple(int(b) for b in a.librdkafka_batches.split(",") if b),
     )

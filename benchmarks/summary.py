@@ -3,9 +3,10 @@ same run, the ratio and the target (issue 15's, and issue 10's cost of TLS+SCRAM
 
     python -m benchmarks.summary [--results DIR] [--out FILE]
 
-Reads codec.json, decision.json, memory.json, hub.json, capacity.json and scaleout.json from
-the results directory (a missing one is reported missing, never guessed), writes bench.json
-and bench.md there, and prints the table. `make bench` runs every benchmark and then this.
+Reads codec.json, decision.json, memory.json, hub.json, capacity.json, hub-within-capacity.json
+and scaleout.json from the results directory (a missing one is reported missing, never
+guessed), writes bench.json and bench.md there, and prints the table. `make bench` runs every
+benchmark and then this.
 """
 
 from __future__ import annotations
@@ -119,6 +120,24 @@ def hub_rows(r: dict[str, Any]) -> list[Row]:
     return rows
 
 
+def within_capacity_rows(r: dict[str, Any]) -> list[Row]:
+    """The hub benchmark again at a load the hub sustains (`--rate-of-capacity`): its latency
+    beside the chain's when the hub is not queueing (the target's load is a quarter of the
+    passthrough's capacity, past the hub's own; this is for comparison, without a target)."""
+    rows: list[Row] = []
+    for broker, f in r["summary"].items():
+        if broker == "secured_to_plain":
+            continue
+        rate = r["settings"]["rate"]
+        rows.append(
+            row(f"hub full-exchange p99 ms at {rate:g}/s, within its capacity ({broker})",
+                median(f["hub_exchange_p99_ms"]),
+                "4-hop passthrough chain p99 ms, same load", median(f["chain_p99_ms"]),
+                median(f["hub_exchange_p99_to_chain_p99"]), None, "hub-within-capacity.json")
+        )  # fmt: skip
+    return rows
+
+
 def capacity_rows(r: dict[str, Any]) -> list[Row]:
     s = r["summary"]
     return [
@@ -146,6 +165,7 @@ SOURCES: dict[str, Callable[[dict[str, Any]], list[Row]]] = {
     "memory.json": memory_rows,
     "hub.json": hub_rows,
     "capacity.json": capacity_rows,
+    "hub-within-capacity.json": within_capacity_rows,
     "scaleout.json": scaleout_rows,
 }
 

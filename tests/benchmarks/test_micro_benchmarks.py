@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from benchmarks.hub import summarise
+from benchmarks.hub import rate_of_capacity, summarise
 
 from .commands import REPO, run_benchmark
 
@@ -61,7 +61,8 @@ def test_summary_puts_each_figure_beside_its_baseline_and_names_missing_files(
     sources = {row["source"] for row in summary["figures"]}
     assert sources == {"codec.json", "decision.json", "memory.json"}
     assert all(row["baseline_value"] is not None for row in summary["figures"])
-    assert set(summary["missing"]) == {"hub.json", "capacity.json", "scaleout.json"}
+    assert set(summary["missing"]) == {
+        "hub.json", "capacity.json", "hub-within-capacity.json", "scaleout.json"}  # fmt: skip
     assert "| figure |" in (results / "bench.md").read_text()
 
 
@@ -87,3 +88,18 @@ def test_cost_of_tls_and_scram_is_secured_over_plain_for_runs_measured_back_to_b
     assert summary["secured_to_plain"]["hub_per_s"] == {
         "min": 0.8, "median": 0.85, "max": 0.9, "runs": 2}  # fmt: skip
     assert summary["secured"]["hub_to_passthrough_throughput"]["median"] == 0.2
+
+
+def test_a_load_within_capacity_is_a_fraction_of_the_capacity_finders_median(
+    tmp_path: Path,
+) -> None:
+    capacity = tmp_path / "capacity.json"
+    with pytest.raises(ValueError, match=r"run python -m benchmarks\.capacity first"):
+        rate_of_capacity(0.5, capacity)
+    capacity.write_text(json.dumps({"summary": {"sustained_per_s": {"median": 1141.0}}}))
+    assert rate_of_capacity(0.66, capacity) == 753.1
+    with pytest.raises(ValueError, match=r"a fraction in \(0, 1\]"):
+        rate_of_capacity(1.5, capacity)
+    capacity.write_text(json.dumps({"summary": {}}))  # an older version's file
+    with pytest.raises(ValueError, match=r"rerun python -m benchmarks\.capacity"):
+        rate_of_capacity(0.66, capacity)
